@@ -1,0 +1,28 @@
+import { Hono } from 'hono';
+import type { AppEnv } from './app-env';
+import { ApiError, errorResponse } from './http/errors';
+import { configured, context, customer, generation, limitBody } from './http/middleware';
+import { account } from './routes/account';
+import { admin } from './routes/admin';
+import { catalog } from './routes/catalog';
+
+const MiB = 1024 * 1024;
+
+export const app = new Hono<AppEnv>();
+
+app.use(context);
+app.get('/healthz', (c) => c.json({ status: 'ok' }));
+app.use(configured);
+
+app.use('/v1/images/*', limitBody(MiB), generation);
+app.use('/v1/videos/*', limitBody(32 * MiB), generation);
+app.use('/v1/videos', limitBody(32 * MiB), generation);
+app.use('/v1/account', customer);
+app.use('/admin/*', limitBody(64 * 1024));
+
+app.route('/v1', catalog);
+app.route('/v1', account);
+app.route('/admin', admin);
+
+app.notFound(() => new ApiError(404, 'not_found', 'Unknown route').toResponse());
+app.onError((err) => errorResponse(err));

@@ -1,0 +1,77 @@
+import { ApiError, badRequest } from '../http/errors';
+import { findModel, unitPrice, type Canonical, type Kind, type Model, type Unit } from './models';
+
+export type Tier = 'paid' | 'test';
+export type ProviderName = 'fal' | 'worker';
+
+export interface RouteInputs {
+  /** The requested model name; undefined → the route's default. */
+  model?: string;
+  kind: Kind;
+  hasImage?: boolean;
+  hasAudio?: boolean;
+}
+
+/** Which fal endpoint ids are configured (env-overridable). */
+export interface FalModels {
+  FAL_IMAGE_MODEL: string;
+  FAL_VIDEO_MODEL: string;
+  FAL_VIDEO_I2V_MODEL: string;
+  FAL_AVATAR_MODEL: string;
+}
+
+export interface Route {
+  canonical: Canonical;
+  provider: ProviderName;
+  /** fal endpoint id (paid) or ComfyUI workflow name (test). */
+  endpoint: string;
+  unit: Unit;
+  /** Price per unit charged to the customer, micro-USD (0 on the worker). */
+  unitMicro: number;
+}
+
+const WORKER_I2V = 'bernini-i2v';
+
+/**
+ * Pure route resolution: (model, key tier, inputs) → route. Paid keys only ever reach fal, the test key only
+ * ever reaches the worker. Audio on a video request with no model (or `wan`) means a talking avatar.
+ */
+export function resolveRoute(input: RouteInputs, tier: Tier, fal: FalModels, marginBps: number): Route {
+  const model = pickModel(input);
+  if (model.kind !== input.kind) {
+    throw badRequest('model', `Model '${model.id}' generates ${model.kind}s; use the /v1/${model.kind}s endpoints`);
+  }
+  if (model.id === 'avatar' && !input.hasImage) {
+    throw badRequest('image_url', "Model 'avatar' needs a portrait image (image_url or input_reference)");
+  }
+  if (model.id === 'avatar' && !input.hasAudio) {
+    throw badRequest('audio_url', "Model 'avatar' needs an audio input (audio_url or an uploaded audio file)");
+  }
+  const i2v = model.id === 'wan' && Boolean(input.hasImage);
+  if (tier === 'test') {
+    return {
+      canonical: model.id,
+      provider: 'worker',
+      endpoint: i2v ? WORKER_I2V : model.workflow,
+      unit: model.unit,
+      unitMicro: 0,
+    };
+  }
+  return {
+    canonical: model.id,
+    provider: 'fal',
+    endpoint: i2v ? fal.FAL_VIDEO_I2V_MODEL : fal[model.falEndpoint],
+    unit: model.unit,
+    unitMicro: unitPrice(model, marginBps),
+  };
+}
+
+function pickModel(input: RouteInputs): Model {
+  const name = input.model?.trim();
+  if (!name) return findModel(input.kind === 'image' ? 'krea-2' : input.hasAudio ? 'avatar' : 'wan')!;
+  const model = findModel(name);
+  if (!model) {
+    throw new ApiError(404, 'model_not_found', `The model '${name}' does not exist`, 'model');
+  }
+  return model.id === 'wan' && input.hasAudio ? findModel('avatar')! : model;
+}

@@ -1,0 +1,111 @@
+import * as z from 'zod/mini';
+import { ApiError } from './http/errors';
+import type { Env } from './env';
+
+const str = z.string().check(z.trim(), z.minLength(1));
+const opt = z.optional(str);
+const url = z.url({ protocol: /^https?$/ });
+const withDefault = (fallback: string) => z._default(url, fallback);
+const intVar = (fallback: number, min: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.gte(min), z.lte(max)), fallback);
+
+const schema = z.object({
+  FAL_KEY: opt,
+  FAL_RUN_URL: withDefault('https://fal.run'),
+  FAL_QUEUE_URL: withDefault('https://queue.fal.run'),
+  FAL_IMAGE_MODEL: z._default(str, 'fal-ai/flux/krea'),
+  FAL_VIDEO_MODEL: z._default(str, 'fal-ai/krea-wan-14b/text-to-video'),
+  FAL_VIDEO_I2V_MODEL: z._default(str, 'fal-ai/wan/v2.2-a14b/image-to-video'),
+  FAL_AVATAR_MODEL: z._default(str, 'fal-ai/infinitalk'),
+  WORKER_URL: z.optional(url),
+  WORKER_TOKEN: opt,
+  WORKER_AWS_ACCESS_KEY_ID: opt,
+  WORKER_AWS_SECRET_ACCESS_KEY: opt,
+  WORKER_AWS_REGION: opt,
+  WORKER_AWS_SERVICE: opt,
+  UPSTASH_REDIS_REST_URL: z.optional(url),
+  UPSTASH_REDIS_REST_TOKEN: opt,
+  TEST_API_KEY: opt,
+  ADMIN_TOKEN: str,
+  SIGNING_SECRET: str.check(z.minLength(32)),
+  MEDIA_URL_TTL_SECONDS: intVar(900, 10, 7 * 24 * 3600),
+  PRICE_MARGIN_BPS: intVar(1000, 0, 100_000),
+});
+
+type Vars = z.infer<typeof schema>;
+
+export interface Config extends Vars {
+  /** Host URLs without a trailing slash, so `${base}/${path}` is always right (path prefixes kept). */
+  falRunBase: string;
+  falQueueBase: string;
+  workerBase: string | null;
+  workerAuth: { kind: 'bearer'; token: string } | { kind: 'sigv4'; accessKeyId: string; secretAccessKey: string; region?: string; service?: string } | null;
+  upstash: { url: string; token: string } | null;
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses and validates the environment once per isolate (per env object). */
+export function getConfig(env: Env): Config {
+  let cfg = cache.get(env);
+  if (!cfg) {
+    cfg = parseConfig(env);
+    cache.set(env, cfg);
+  }
+  return cfg;
+}
+
+const trimSlash = (u: string) => u.replace(/\/+$/, '');
+
+export function parseConfig(env: Env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.def.shape)) {
+    const v = (env as unknown as Record<string, unknown>)[key];
+    // An empty var is treated as unset, so `FOO = ""` in wrangler.toml means "use the default".
+    if (typeof v === 'string' && v.trim() === '') continue;
+    raw[key] = v;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
+    const missing = names.filter((n) => raw[n] === undefined);
+    const what = missing.length
+      ? `missing required setting ${missing.join(', ')}`
+      : `invalid setting ${names.join(', ')}`;
+    throw configError(what);
+  }
+  const v = parsed.data;
+  const aws = [v.WORKER_AWS_ACCESS_KEY_ID, v.WORKER_AWS_SECRET_ACCESS_KEY];
+  if (aws.some(Boolean) && !aws.every(Boolean)) {
+    throw configError('missing required setting WORKER_AWS_ACCESS_KEY_ID / WORKER_AWS_SECRET_ACCESS_KEY (both or neither)');
+  }
+  if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
+    throw configError(
+      `missing required setting ${v.UPSTASH_REDIS_REST_URL ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL'}`,
+    );
+  }
+  return {
+    ...v,
+    falRunBase: trimSlash(v.FAL_RUN_URL),
+    falQueueBase: trimSlash(v.FAL_QUEUE_URL),
+    workerBase: v.WORKER_URL ? trimSlash(v.WORKER_URL) : null,
+    workerAuth: v.WORKER_AWS_ACCESS_KEY_ID
+      ? {
+          kind: 'sigv4',
+          accessKeyId: v.WORKER_AWS_ACCESS_KEY_ID,
+          secretAccessKey: v.WORKER_AWS_SECRET_ACCESS_KEY!,
+          region: v.WORKER_AWS_REGION,
+          service: v.WORKER_AWS_SERVICE,
+        }
+      : v.WORKER_TOKEN
+        ? { kind: 'bearer', token: v.WORKER_TOKEN }
+        : null,
+    upstash: v.UPSTASH_REDIS_REST_URL ? { url: v.UPSTASH_REDIS_REST_URL, token: v.UPSTASH_REDIS_REST_TOKEN! } : null,
+  };
+}
+
+function configError(what: string): ApiError {
+  const message = `Gateway misconfigured: ${what}`;
+  console.error(message);
+  return new ApiError(500, 'config_invalid', message);
+}

@@ -1,0 +1,27 @@
+import type { LedgerStore } from './ledger/durable';
+
+/** Bindings and variables as wrangler passes them (all vars arrive as strings). */
+export interface Env {
+  LEDGER: DurableObjectNamespace<LedgerStore>;
+  MEDIA?: R2Bucket;
+  FAL_KEY?: string;
+  FAL_RUN_URL?: string;
+  FAL_QUEUE_URL?: string;
+  FAL_IMAGE_MODEL?: string;
+  FAL_VIDEO_MODEL?: string;
+  FAL_VIDEO_I2V_MODEL?: string;
+  FAL_AVATAR_MODEL?: string;
+  WORKER_URL?: string;
+  WORKER_TOKEN?: string;
+  WORKER_AWS_ACCESS_KEY_ID?: string;
+  WORKER_AWS_SECRET_ACCESS_KEY?: string;
+  WORKER_AWS_REGION?: string;
+  WORKER_AWS_SERVICE?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  TEST_API_KEY?: string;
+  ADMIN_TOKEN?: string;
+  SIGNING_SECRET?: string;
+  MEDIA_URL_TTL_SECONDS?: string;
+  PRICE_MARGIN_BPS?: string;
+}

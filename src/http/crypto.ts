@@ -1,0 +1,59 @@
+// Small WebCrypto helpers shared by auth, job ids and media URLs.
+
+const enc = new TextEncoder();
+
+export function b64url(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function fromB64url(s: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  try {
+    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(text)));
+  return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** HMAC-SHA256 with a context label, so job ids and media URLs can never be swapped for each other. */
+export async function hmac(secret: string, label: string, data: string): Promise<Uint8Array> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    keys.set(secret, key);
+  }
+  return new Uint8Array(await crypto.subtle.sign('HMAC', await key, enc.encode(`${label}\n${data}`)));
+}
+
+/** Constant-time equality of two byte strings (length mismatch returns false without early exit on content). */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) {
+    // Compare b with itself so the work done does not depend on where the inputs differ.
+    crypto.subtle.timingSafeEqual(b, b);
+    return false;
+  }
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+/** Constant-time string comparison via fixed-length digests. */
+export async function secretEquals(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest('SHA-256', enc.encode(given)),
+    crypto.subtle.digest('SHA-256', enc.encode(expected)),
+  ]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+export function randomId(bytes = 16): string {
+  return b64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}

@@ -1,0 +1,286 @@
+// Stand-in for fal.ai (sync runner + queue + CDN files), speaking the protocol in shared/reference/fal.md.
+// In-memory, 127.0.0.1 only, only node: builtins. Failure injection by markers in the input `prompt`
+// (so concurrent tests don't interfere): #fal-422 #fal-500 #fal-503 #fal-timeout #fal-hang #fal-partial
+// #fal-job-fail #fal-job-fail-422 #fal-slow. Every request except /__calls is recorded in `calls`.
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { png, mp4 } from './media.mjs';
+
+const PRESETS = { square_hd: [1024, 1024], square: [512, 512], portrait_4_3: [768, 1024],
+  portrait_16_9: [576, 1024], landscape_4_3: [1024, 768], landscape_16_9: [1024, 576] };
+const NAMESPACES = ['workflows', 'comfy'];
+const NOT_FOUND = { status: 404, body: { detail: 'Not Found' } };
+const REQUEST_NOT_FOUND = { status: 404, body: { detail: 'Request not found' } };
+const COMPLETE_AFTER_MS = 1500; // a job is COMPLETED after 2 status polls (IN_QUEUE, IN_PROGRESS) or this long
+const SLOW_COMPLETE_AFTER_MS = 8000; // #fal-slow: 4 IN_PROGRESS polls, or this long
+
+/** @typedef {{ status: number, body: any, headers?: Record<string, string> }} Reply */
+/** @returns {Reply} an infrastructure error as fal sends it */
+const failure = (status, detail, type) => ({ status, body: { detail, error_type: type }, headers: { 'x-fal-error-type': type } });
+/** @returns {Reply} a 422 validation error (pydantic style) */
+const invalid = (loc, msg, type = 'value_error') =>
+  ({ status: 422, body: { detail: [{ loc: ['body', ...[loc].flat()], msg, type }] } });
+
+/** The `owner/alias` part of an endpoint id (`ns/owner/alias` for workflows/comfy), or null. */
+export function endpointBase(id) {
+  const parts = String(id).split('/');
+  const n = NAMESPACES.includes(parts[0]) ? 3 : 2;
+  if (parts.length < n || parts.some((p) => !p)) return null;
+  return parts.slice(0, n).join('/');
+}
+
+const str = (input, field) => {
+  if (input[field] == null || input[field] === '') throw invalid(field, 'field required', 'value_error.missing');
+  if (typeof input[field] !== 'string') throw invalid(field, 'str type expected', 'type_error.str');
+};
+const int = (input, field, def, min, max, loc = field) => {
+  const v = input[field] ?? def;
+  if (!Number.isInteger(v)) throw invalid(loc, 'value is not a valid integer', 'type_error.integer');
+  if (v < min) throw invalid(loc, `ensure this value is greater than or equal to ${min}`, 'value_error.number.not_ge');
+  if (v > max) throw invalid(loc, `ensure this value is less than or equal to ${max}`, 'value_error.number.not_le');
+  return v;
+};
+const seedOf = (input) => (Number.isInteger(input.seed) ? input.seed : Math.floor(Math.random() * 2 ** 31));
+
+/** Image models (ids containing `flux`). */
+function imageModel(input, addFile, partial) {
+  str(input, 'prompt');
+  const size = input.image_size ?? 'landscape_4_3';
+  let w, h;
+  if (typeof size === 'string') {
+    if (!PRESETS[size]) throw invalid('image_size', `value is not a valid enumeration member; permitted: ${Object.keys(PRESETS).join(', ')}`, 'type_error.enum');
+    [w, h] = PRESETS[size];
+  } else if (size && typeof size === 'object') {
+    w = int(size, 'width', undefined, 1, 14142, ['image_size', 'width']);
+    h = int(size, 'height', undefined, 1, 14142, ['image_size', 'height']);
+  } else throw invalid('image_size', 'value is not a valid dict', 'type_error.dict');
+  const n = int(input, 'num_images', 1, 1, 4);
+  const format = input.output_format ?? 'jpeg';
+  if (format !== 'jpeg' && format !== 'png') throw invalid('output_format', "value is not a valid enumeration member; permitted: 'jpeg', 'png'", 'type_error.enum');
+  const seed = seedOf(input);
+  // The file is always PNG bytes (served as image/png); for output_format=jpeg the JSON still says image/jpeg.
+  // Pixels are scaled down 16x to keep fixtures small; the JSON reports the requested width/height.
+  const images = Array.from({ length: partial ? 1 : n }, (_, i) => ({
+    url: addFile('png', png(Math.max(1, Math.round(w / 16)), Math.max(1, Math.round(h / 16)), [seed & 255, (seed >> 8) & 255, i * 60])),
+    width: w, height: h, content_type: format === 'png' ? 'image/png' : 'image/jpeg',
+  }));
+  return { images, timings: { inference: 0.42 }, seed, has_nsfw_concepts: images.map(() => false), prompt: input.prompt };
+}
+
+/** Video models (ids containing `wan` or `infinitalk`). */
+function videoModel(id, input, addFile) {
+  str(input, 'prompt');
+  let frames;
+  const infinitalk = id.includes('infinitalk');
+  if (infinitalk) {
+    str(input, 'image_url');
+    str(input, 'audio_url');
+    frames = int(input, 'num_frames', 145, 41, 721);
+  } else if (id.includes('krea-wan-14b')) {
+    frames = int(input, 'num_frames', 78, 18, 162);
+    if ((frames - 6) % 12) throw invalid('num_frames', 'num_frames must be of the form 12k+6 (18, 30, ..., 162)');
+  } else {
+    if (id.includes('image-to-video')) str(input, 'image_url');
+    frames = int(input, 'num_frames', 81, 17, 161);
+  }
+  const fps = int(input, 'frames_per_second', infinitalk ? 25 : 16, 4, 60);
+  const bytes = mp4({ seconds: frames / fps, fps, width: 64, height: 64 });
+  const url = addFile('mp4', bytes);
+  return { video: { url, content_type: 'video/mp4', file_name: url.split('/').pop(), file_size: bytes.length }, seed: seedOf(input) };
+}
+
+/** The error a failed job's result returns (#fal-job-fail → 500, #fal-job-fail-422 → 422). @returns {Reply|null} */
+function jobFailure(prompt) {
+  if (prompt.includes('#fal-job-fail-422')) return invalid('prompt', 'Injected model validation failure (#fal-job-fail-422)');
+  if (prompt.includes('#fal-job-fail')) return failure(500, 'Model failed (#fal-job-fail)', 'internal_error');
+  return null;
+}
+
+/**
+ * Start the fal stand-in on 127.0.0.1.
+ * @param {{ key?: string, prefix?: string, port?: number }} [opts]
+ * @returns {Promise<{ origin: string, runUrl: string, queueUrl: string, calls: any[], close(): Promise<void> }>}
+ */
+export async function startFal({ key = 'test-fal-key', prefix = '', port = 0 } = {}) {
+  prefix = prefix.replace(/^\/+|\/+$/g, '');
+  prefix = prefix ? `/${prefix}` : '';
+  /** @type {any[]} */ const calls = [];
+  const jobs = new Map(), files = new Map(), timers = new Set();
+  let origin = '';
+  const addFile = (ext, bytes) => {
+    const name = `${randomUUID()}.${ext}`;
+    files.set(name, { bytes, type: ext === 'png' ? 'image/png' : 'video/mp4' });
+    return `${origin}/files/${name}`;
+  };
+
+  /** Markers, JSON shape and model validation. @returns {{ error: Reply } | { output: any }} */
+  function evaluate(id, input) {
+    if (input === undefined) return { error: invalid([], 'Expecting value: invalid JSON body', 'value_error.jsondecode') };
+    if (!input || typeof input !== 'object' || Array.isArray(input)) return { error: invalid([], 'value is not a valid dict', 'type_error.dict') };
+    const prompt = typeof input.prompt === 'string' ? input.prompt : '';
+    if (prompt.includes('#fal-422')) return { error: invalid('prompt', 'Injected validation error (#fal-422)') };
+    if (prompt.includes('#fal-500')) return { error: failure(500, 'Internal error', 'internal_error') };
+    if (prompt.includes('#fal-503')) return { error: failure(503, 'Runner unavailable', 'runner_unavailable') };
+    if (prompt.includes('#fal-timeout')) return { error: failure(504, 'Request timed out', 'request_timeout') };
+    try {
+      if (id.includes('flux')) return { output: imageModel(input, addFile, prompt.includes('#fal-partial')) };
+      if (id.includes('wan') || id.includes('infinitalk')) return { output: videoModel(id, input, addFile) };
+      return { output: { input } }; // unknown endpoint: echo the input
+    } catch (e) {
+      if (e && typeof e.status === 'number') return { error: e };
+      throw e;
+    }
+  }
+
+  const state = (job) => {
+    const slow = job.prompt.includes('#fal-slow');
+    if (job.cancelled) return 'COMPLETED';
+    if (job.prompt.includes('#fal-hang')) return job.polls <= 1 ? 'IN_QUEUE' : 'IN_PROGRESS'; // never completes
+    if (job.polls > (slow ? 5 : 2) || Date.now() - job.at > (slow ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS)) return 'COMPLETED';
+    return job.polls <= 1 ? 'IN_QUEUE' : 'IN_PROGRESS';
+  };
+  const links = (job) => {
+    const response_url = `${origin}${prefix}/queue/${job.base}/requests/${job.id}`;
+    return { request_id: job.id, response_url, status_url: `${response_url}/status`, cancel_url: `${response_url}/cancel` };
+  };
+
+  /** @returns {Promise<Reply | null>} null when the handler already answered (files, hang) */
+  async function route(req, res, url, input) {
+    const path = url.pathname, method = req.method;
+    if (path.startsWith('/files/')) return serveFile(req, res, files.get(path.slice(7)));
+    const run = `${prefix}/run/`, queue = `${prefix}/queue/`;
+    if (!path.startsWith(run) && !path.startsWith(queue)) return NOT_FOUND;
+    if (req.headers.authorization !== `Key ${key}`) return { status: 401, body: { detail: 'Unauthorized' } };
+    const prompt = typeof input?.prompt === 'string' ? input.prompt : '';
+
+    if (path.startsWith(run)) { // synchronous runner: POST {run}/{full id} → output
+      const id = path.slice(run.length);
+      if (method !== 'POST' || !endpointBase(id)) return NOT_FOUND;
+      if (prompt.includes('#fal-hang')) {
+        const t = setTimeout(() => send(res, failure(504, 'Request timed out', 'request_timeout')), 30_000);
+        timers.add(t);
+        res.on('close', () => { clearTimeout(t); timers.delete(t); });
+        return null;
+      }
+      const r = evaluate(id, input);
+      if ('error' in r) return r.error;
+      const fail = jobFailure(prompt);
+      const headers = { 'x-fal-request-id': randomUUID() };
+      return fail ? { ...fail, headers: { ...fail.headers, ...headers } } : { status: 200, body: r.output, headers };
+    }
+
+    const rest = path.slice(queue.length);
+    if (method === 'POST') { // submit: POST {queue}/{full id}
+      const base = endpointBase(rest);
+      if (!base) return NOT_FOUND;
+      const r = evaluate(rest, input);
+      if ('error' in r) return r.error;
+      const job = { id: randomUUID(), endpoint: rest, base, prompt, output: r.output, failure: jobFailure(prompt),
+        at: Date.now(), polls: 0, cancelled: false };
+      jobs.set(job.id, job);
+      return { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: 0 } };
+    }
+    // GET {queue}/{owner/alias}/requests/{id}[/status] and PUT .../requests/{id}/cancel
+    const segs = rest.split('/');
+    const i = segs.lastIndexOf('requests', segs.length - 2);
+    const tail = segs.slice(i + 2).join('/');
+    const kind = method === 'GET' && tail === '' ? 'result' : method === 'GET' && tail === 'status' ? 'status'
+      : method === 'PUT' && tail === 'cancel' ? 'cancel' : null;
+    if (i < 2 || !kind) return NOT_FOUND;
+    const job = jobs.get(segs[i + 1]);
+    if (!job || job.base !== segs.slice(0, i).join('/')) return REQUEST_NOT_FOUND;
+
+    if (kind === 'status') {
+      job.polls++;
+      const status = state(job);
+      const body = { status, ...links(job), logs: null };
+      if (url.searchParams.get('logs') === '1') {
+        body.logs = status === 'IN_QUEUE' ? [] : [{ message: 'Running model', level: 'INFO', source: 'USER', timestamp: new Date(job.at).toISOString() }];
+      }
+      if (status === 'IN_QUEUE') body.queue_position = 0;
+      if (status === 'COMPLETED') {
+        body.metrics = { inference_time: job.cancelled ? null : 0.42 };
+        if (job.failure) {
+          const d = job.failure.body.detail;
+          body.error = typeof d === 'string' ? d : d[0].msg;
+          body.error_type = job.failure.body.error_type ?? 'validation_error';
+        }
+      }
+      return { status: status === 'COMPLETED' ? 200 : 202, body };
+    }
+    if (kind === 'cancel') {
+      if (state(job) === 'COMPLETED') return { status: 400, body: { status: 'ALREADY_COMPLETED' } };
+      job.cancelled = true;
+      // Not verified what fal's result returns for a cancelled request; we use the client_cancelled error type.
+      job.failure = failure(499, 'Request was cancelled', 'client_cancelled');
+      return { status: 202, body: { status: 'CANCELLATION_REQUESTED' } };
+    }
+    if (state(job) !== 'COMPLETED') return { status: 400, body: { detail: 'Request is still in progress' } };
+    const reply = job.failure ?? { status: 200, body: job.output };
+    return { ...reply, headers: { ...reply.headers, 'x-fal-request-id': job.id } };
+  }
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', origin);
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let input = null; // null: no body; undefined: body is not JSON
+      if (raw.length) try { input = JSON.parse(raw); } catch { input = undefined; }
+      if (url.pathname === '/__calls') {
+        if (req.method === 'DELETE') calls.length = 0;
+        return send(res, req.method === 'GET' ? { status: 200, body: calls }
+          : req.method === 'DELETE' ? { status: 200, body: { ok: true } } : NOT_FOUND);
+      }
+      calls.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams),
+        headers: { ...req.headers }, body: input ?? null, at: Date.now() });
+      const reply = await route(req, res, url, input);
+      if (reply) send(res, reply);
+    } catch (e) {
+      send(res, { status: 500, body: { detail: `stand-in bug: ${e?.stack ?? e}` } });
+    }
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', () => resolve(undefined)); });
+  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+  origin = `http://127.0.0.1:${address.port}`;
+  return {
+    origin, runUrl: `${origin}${prefix}/run`, queueUrl: `${origin}${prefix}/queue`, calls,
+    close: () => new Promise((resolve) => {
+      for (const t of timers) clearTimeout(t);
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+/** Write a JSON reply (no-op if the client is gone or the response was already sent). */
+function send(res, { status, body, headers = {} }) {
+  if (res.headersSent || res.destroyed) return;
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers });
+  res.end(data);
+}
+
+/** Serve a stored file with HEAD and single-range (206/416) support. @returns {Reply|null} */
+function serveFile(req, res, file) {
+  if (!file || (req.method !== 'GET' && req.method !== 'HEAD')) return NOT_FOUND;
+  const len = file.bytes.length;
+  let start = 0, end = len - 1, status = 200;
+  const headers = { 'content-type': file.type, 'accept-ranges': 'bytes' };
+  const m = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? '').trim());
+  if (m && (m[1] || m[2])) {
+    if (m[1] === '') start = Math.max(0, len - Number(m[2]));
+    else { start = Number(m[1]); if (m[2] !== '') end = Math.min(Number(m[2]), len - 1); }
+    if (start >= len || start > end || (m[1] === '' && Number(m[2]) === 0)) {
+      res.writeHead(416, { 'content-range': `bytes */${len}`, 'content-length': 0 });
+      res.end();
+      return null;
+    }
+    status = 206;
+    headers['content-range'] = `bytes ${start}-${end}/${len}`;
+  }
+  res.writeHead(status, { ...headers, 'content-length': end - start + 1 });
+  res.end(req.method === 'HEAD' ? undefined : file.bytes.subarray(start, end + 1));
+  return null;
+}
