@@ -91,6 +91,13 @@ return 1
 
 type Reply = [string, ...(string | number)[]];
 
+/** HGETALL without automatic deserialization is a flat [field, value, …] list. */
+function pairs(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(raw)) for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = String(raw[i + 1]);
+  return out;
+}
+
 export class UpstashLedger implements Ledger {
   private readonly redis: Redis;
   private readonly admitScript;
@@ -110,8 +117,8 @@ export class UpstashLedger implements Ledger {
   }
 
   async findKey(hash: string): Promise<KeyRecord | null> {
-    const h = await this.redis.hgetall<Record<string, string>>(`phi:key:${hash}`);
-    if (!h || !h.id) return null;
+    const h = pairs(await this.redis.hgetall(`phi:key:${hash}`));
+    if (!h.id) return null;
     return { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm) };
   }
 
@@ -142,10 +149,11 @@ export class UpstashLedger implements Ledger {
     p.hgetall(this.k(account, 'a'));
     p.hgetall(this.k(account, 'h'));
     p.lrange(this.k(account, 'u'), 0, USAGE_KEEP - 1);
-    const [a, holds, usage] = (await p.exec()) as [Record<string, string> | null, Record<string, string> | null, string[]];
-    if (!a || a.balance === undefined) return null;
+    const [rawA, rawHolds, usage] = (await p.exec()) as [unknown, unknown, string[]];
+    const a = pairs(rawA);
+    if (a.balance === undefined) return null;
     let held = 0;
-    for (const v of Object.values(holds ?? {})) {
+    for (const v of Object.values(pairs(rawHolds))) {
       const [amt, exp] = String(v).split(':').map(Number);
       if (exp! > now) held += amt!;
     }

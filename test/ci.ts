@@ -1,0 +1,1 @@
+export const isCI = globalThis.process?.env?.CI === 'true';

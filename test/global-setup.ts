@@ -1,0 +1,59 @@
+// Runs in Node before the workerd test pool: starts real Redis behind the Upstash-REST stand-in, and the fal and
+// ComfyUI stand-ins. Code inside workerd reaches them on host loopback; their addresses are passed in with provide().
+import type { TestProject } from 'vitest/node';
+// @ts-expect-error plain ESM stand-ins without type declarations
+import { startRedis } from './standins/redis.mjs';
+// @ts-expect-error see above
+import { startUpstash } from './standins/upstash.mjs';
+// @ts-expect-error see above
+import { startFal } from './standins/fal.mjs';
+// @ts-expect-error see above
+import { startComfy } from './standins/comfy.mjs';
+
+export const FAL_KEY = 'test-fal-key';
+export const WORKER_TOKEN = 'test-worker-token';
+export const UPSTASH_TOKEN = 'test-upstash-token';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    falRunUrl: string;
+    falQueueUrl: string;
+    falOrigin: string;
+    workerUrl: string;
+    upstashUrl: string;
+    upstashToken: string;
+    deadUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const upstash = await startUpstash({ redisPort: redis.port, token: UPSTASH_TOKEN });
+    stops.push(() => upstash.close());
+    project.provide('upstashUrl', upstash.url);
+    project.provide('upstashToken', UPSTASH_TOKEN);
+  } catch (err) {
+    // Locally a missing redis-server is reported by the Upstash suites themselves; under CI it is a failure.
+    if (process.env.CI === 'true') throw err;
+    console.warn(`[global-setup] ${(err as Error).message}`);
+    project.provide('upstashUrl', '');
+    project.provide('upstashToken', UPSTASH_TOKEN);
+  }
+  // fal behind a path prefix, to prove FAL_RUN_URL / FAL_QUEUE_URL prefixes are honoured.
+  const fal = await startFal({ key: FAL_KEY, prefix: '/fal' });
+  stops.push(() => fal.close());
+  const comfy = await startComfy({ token: WORKER_TOKEN });
+  stops.push(() => comfy.close());
+  project.provide('falRunUrl', fal.runUrl);
+  project.provide('falQueueUrl', fal.queueUrl);
+  project.provide('falOrigin', fal.origin);
+  project.provide('workerUrl', comfy.url);
+  // An address nothing listens on: an unreachable store or provider.
+  project.provide('deadUrl', 'http://127.0.0.1:9');
+  return async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+}

@@ -1,0 +1,28 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async ({ inject }) => ({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: 'test-admin-token',
+          SIGNING_SECRET: 'test-signing-secret-0123456789abcdef0123456789',
+          TEST_API_KEY: 'phi_test_shared_key',
+          FAL_KEY: 'test-fal-key',
+          FAL_RUN_URL: inject('falRunUrl'),
+          FAL_QUEUE_URL: inject('falQueueUrl'),
+          WORKER_URL: inject('workerUrl'),
+          WORKER_TOKEN: 'test-worker-token',
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ['./test/global-setup.ts'],
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
