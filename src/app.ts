@@ -5,6 +5,8 @@ import { configured, context, customer, generation, limitBody } from './http/mid
 import { account } from './routes/account';
 import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
+import { images } from './routes/images';
+import { media } from './routes/media';
 
 const MiB = 1024 * 1024;
 
@@ -22,6 +24,8 @@ app.use('/admin/*', limitBody(64 * 1024));
 
 app.route('/v1', catalog);
 app.route('/v1', account);
+app.route('/v1', images);
+app.route('/v1', media);
 app.route('/admin', admin);
 
 app.notFound(() => new ApiError(404, 'not_found', 'Unknown route').toResponse());

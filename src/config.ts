@@ -30,6 +30,7 @@ const schema = z.object({
   SIGNING_SECRET: str.check(z.minLength(32)),
   MEDIA_URL_TTL_SECONDS: intVar(900, 10, 7 * 24 * 3600),
   PRICE_MARGIN_BPS: intVar(1000, 0, 100_000),
+  UPSTREAM_TIMEOUT_SECONDS: intVar(120, 1, 900),
 });
 
 type Vars = z.infer<typeof schema>;

@@ -24,4 +24,6 @@ export interface Env {
   SIGNING_SECRET?: string;
   MEDIA_URL_TTL_SECONDS?: string;
   PRICE_MARGIN_BPS?: string;
+  /** Extension: deadline for one synchronous provider call (default 120). */
+  UPSTREAM_TIMEOUT_SECONDS?: string;
 }

@@ -1,13 +1,9 @@
 // Runs in Node before the workerd test pool: starts real Redis behind the Upstash-REST stand-in, and the fal and
 // ComfyUI stand-ins. Code inside workerd reaches them on host loopback; their addresses are passed in with provide().
 import type { TestProject } from 'vitest/node';
-// @ts-expect-error plain ESM stand-ins without type declarations
 import { startRedis } from './standins/redis.mjs';
-// @ts-expect-error see above
 import { startUpstash } from './standins/upstash.mjs';
-// @ts-expect-error see above
 import { startFal } from './standins/fal.mjs';
-// @ts-expect-error see above
 import { startComfy } from './standins/comfy.mjs';
 
 export const FAL_KEY = 'test-fal-key';

@@ -13,9 +13,13 @@ export function parse<T extends z.ZodMiniType>(schema: T, data: unknown): z.infe
 
 /** Reads a JSON object body; malformed JSON or a non-object is a 400, never a 500. */
 export async function readJson(req: Request): Promise<Record<string, unknown>> {
+  return parseJson(await req.text());
+}
+
+export function parseJson(text: string): Record<string, unknown> {
   let body: unknown;
   try {
-    body = await req.json();
+    body = JSON.parse(text);
   } catch {
     throw badRequest(null, 'The request body is not valid JSON');
   }

@@ -1,0 +1,21 @@
+// Short-lived signed /v1/media URLs: HMAC-SHA256(SIGNING_SECRET, key + exp), checked in constant time.
+import type { Config } from '../config';
+import { b64url, fromB64url, hmac, timingSafeEqual } from '../http/crypto';
+import { ApiError } from '../http/errors';
+
+const LABEL = 'media-url-v1';
+
+export async function signMediaPath(cfg: Config, key: string, now = Date.now()): Promise<string> {
+  const exp = Math.floor(now / 1000) + cfg.MEDIA_URL_TTL_SECONDS;
+  const sig = b64url(await hmac(cfg.SIGNING_SECRET, LABEL, `${key}\n${exp}`));
+  return `/v1/media/${key}?exp=${exp}&sig=${sig}`;
+}
+
+export async function verifyMediaPath(cfg: Config, key: string, exp: string | undefined, sig: string | undefined, now = Date.now()): Promise<void> {
+  const invalid = new ApiError(403, 'invalid_signature', 'This media URL is not valid');
+  if (!exp || !sig || !/^\d{1,12}$/.test(exp)) throw invalid;
+  const given = fromB64url(sig);
+  const expected = await hmac(cfg.SIGNING_SECRET, LABEL, `${key}\n${exp}`);
+  if (!given || !timingSafeEqual(given, expected)) throw invalid;
+  if (Number(exp) * 1000 < now) throw new ApiError(403, 'link_expired', 'This media URL has expired; fetch a fresh one');
+}

@@ -1,0 +1,77 @@
+// Synchronous image generation: admit (hold n × price) → provider → deliver → settle what was delivered.
+import type { Config } from '../config';
+import type { Env } from '../env';
+import { resolveRoute } from '../catalog/resolve';
+import { storeUnavailable } from '../http/errors';
+import { randomId } from '../http/crypto';
+import type { Ledger } from '../ledger';
+import type { KeyRecord } from '../ledger/types';
+import { deliverBase64, deliverUrl, imageKey, type DeliverContext } from '../media/deliver';
+import { providerFor } from '../providers';
+import type { ImageRequest } from '../providers/types';
+import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
+
+export interface ImageJob extends ImageRequest {
+  model?: string;
+  responseFormat: 'url' | 'b64_json';
+}
+
+export interface Outcome {
+  body: unknown;
+  costMicro: number;
+  replayed: boolean;
+}
+
+/** A stored response bigger than this is not kept for Idempotency-Key replays (the charge is still once). */
+const MAX_REPLAY_BYTES = 900 * 1024;
+
+export async function runImages(
+  env: Env,
+  cfg: Config,
+  ledger: Ledger,
+  key: KeyRecord,
+  origin: string,
+  job: ImageJob,
+  idem?: IdempotencyInput,
+): Promise<Outcome> {
+  const route = resolveRoute({ model: job.model ?? undefined, kind: 'image' }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
+  const provider = providerFor(route.provider, cfg);
+  const id = `img_${randomId(12)}`;
+  const hold = route.unitMicro > 0 ? { id, amount: route.unitMicro * job.n, ttlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 300 } : undefined;
+  const replay = await admit(ledger, key, { hold, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
+  if (replay !== null) {
+    const stored = JSON.parse(replay) as { body: unknown; cost: number };
+    return { body: stored.body, costMicro: stored.cost, replayed: true };
+  }
+  try {
+    const result = await provider.generateImages(route, job, { shortRetention: Boolean(env.MEDIA) });
+    const ctx: DeliverContext = { cfg, bucket: env.MEDIA, provider, account: key.account, origin };
+    const data = await Promise.all(
+      result.assets.map(async (asset) => ({
+        ...(job.responseFormat === 'b64_json'
+          ? { b64_json: await deliverBase64(ctx, asset) }
+          : { url: await deliverUrl(ctx, asset, imageKey(asset.contentType)) }),
+        ...(result.revisedPrompt && { revised_prompt: result.revisedPrompt }),
+      })),
+    );
+    const cost = route.unitMicro * data.length;
+    const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
+    const stored = JSON.stringify({ body, cost });
+    const settled = await ledger.settle({
+      account: key.account,
+      claim: id,
+      amount: cost,
+      holdId: hold?.id,
+      memo: `${route.canonical} x${data.length}`,
+      now: Date.now(),
+      idem: idem && stored.length <= MAX_REPLAY_BYTES ? { key: idem.key, response: stored, ttlSec: IDEMPOTENCY_TTL_SEC } : undefined,
+    });
+    if (!settled.ok) throw storeUnavailable();
+    if (idem && stored.length > MAX_REPLAY_BYTES) await ledger.release({ account: key.account, idemKey: idem.key });
+    return { body, costMicro: settled.amount, replayed: false };
+  } catch (err) {
+    // Nothing was delivered: release the hold and the idempotency marker, charge nothing.
+    await ledger.release({ account: key.account, holdId: hold?.id, idemKey: idem?.key }).catch(() => {});
+    throw err;
+  }
+}
