@@ -7,6 +7,7 @@ import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
 import { images } from './routes/images';
 import { media } from './routes/media';
+import { videos } from './routes/videos';
 
 const MiB = 1024 * 1024;
 
@@ -26,6 +27,7 @@ app.route('/v1', catalog);
 app.route('/v1', account);
 app.route('/v1', images);
 app.route('/v1', media);
+app.route('/v1', videos);
 app.route('/admin', admin);
 
 app.notFound(() => new ApiError(404, 'not_found', 'Unknown route').toResponse());

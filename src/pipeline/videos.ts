@@ -1,0 +1,140 @@
+// Async video: enqueue (hold the estimate) → poll (first completed poll settles exactly once) → content.
+import type { Config } from '../config';
+import type { Env } from '../env';
+import { resolveRoute, type Route } from '../catalog/resolve';
+import { planFrames, videoCost, type FramePlan } from '../catalog/video';
+import { ApiError, notFound } from '../http/errors';
+import { hmac, randomId } from '../http/crypto';
+import { decodeJob, encodeJob, type Job } from '../jobs/id';
+import type { Ledger } from '../ledger';
+import type { KeyRecord } from '../ledger/types';
+import { deliverUrl, type DeliverContext } from '../media/deliver';
+import { providerFor } from '../providers';
+import type { Asset, InputFile, VideoState } from '../providers/types';
+import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
+
+export interface VideoInput {
+  prompt: string;
+  model?: string;
+  seconds?: number;
+  frames?: number;
+  width: number;
+  height: number;
+  seed?: number;
+  image?: InputFile;
+  audio?: InputFile;
+}
+
+/** A hold outlives any sane render; an unpolled job's hold then expires by itself. */
+export const VIDEO_HOLD_TTL_SEC = 6 * 3600;
+
+export interface Enqueued {
+  job: Job;
+  id: string;
+  plan: FramePlan;
+  replayed?: unknown;
+}
+
+export interface Ctx {
+  env: Env;
+  cfg: Config;
+  ledger: Ledger;
+  key: KeyRecord;
+  origin: string;
+}
+
+export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: IdempotencyInput): Promise<Enqueued | { replay: unknown }> {
+  const { cfg, ledger, key } = ctx;
+  const hasImage = Boolean(input.image);
+  const route = resolveRoute({ model: input.model, kind: 'video', hasImage, hasAudio: Boolean(input.audio) }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
+  const plan = planFrames(route, hasImage, input);
+  const provider = providerFor(route.provider, cfg);
+  const estimate = videoCost(route.unitMicro, plan);
+  const holdId = estimate > 0 ? `vh_${randomId(12)}` : '';
+  const replay = await admit(ledger, key, {
+    hold: holdId ? { id: holdId, amount: estimate, ttlSec: VIDEO_HOLD_TTL_SEC } : undefined,
+    idem,
+    pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60,
+  });
+  if (replay !== null) return { replay: JSON.parse(replay) };
+  let requestId: string;
+  try {
+    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA) });
+  } catch (err) {
+    await ledger.release({ account: key.account, holdId: holdId || undefined, idemKey: idem?.key }).catch(() => {});
+    throw err;
+  }
+  const job: Job = {
+    m: route.canonical,
+    p: route.provider,
+    e: route.endpoint,
+    r: requestId,
+    a: key.account,
+    u: route.unitMicro,
+    f: plan.frames,
+    fps: plan.fps,
+    h: holdId,
+    s: `${input.width}x${input.height}`,
+    t: Math.floor(Date.now() / 1000),
+  };
+  return { job, id: await encodeJob(cfg.SIGNING_SECRET, job), plan };
+}
+
+/** Stores the enqueue response for Idempotency-Key replays (no money moves: amount 0, no hold touched). */
+export async function rememberEnqueue(ledger: Ledger, account: string, idem: IdempotencyInput, response: unknown): Promise<void> {
+  await ledger.settle({
+    account,
+    claim: `enqueue:${idem.key}`,
+    amount: 0,
+    memo: '',
+    now: Date.now(),
+    idem: { key: idem.key, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC },
+  });
+}
+
+/** Verifies a job id for this caller; forged, tampered or another account's ids are a plain 404. */
+export async function loadJob(ctx: Ctx, id: string): Promise<Job> {
+  const job = await decodeJob(ctx.cfg.SIGNING_SECRET, id);
+  if (!job || job.a !== ctx.key.account || (job.p === 'fal') !== (ctx.key.tier === 'paid')) throw notFound('No such video');
+  return job;
+}
+
+export type Polled =
+  | { status: 'queued' | 'in_progress'; progress: number }
+  | { status: 'failed'; code: string; message: string }
+  | { status: 'completed'; url: string; asset: Asset; costMicro: number; chargedNow: boolean };
+
+/** One poll: asks the provider (endpoint from the id, hosts from config) and settles on the first completion. */
+export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
+  const { cfg, ledger } = ctx;
+  const provider = providerFor(job.p, cfg);
+  const state: VideoState = await provider.videoStatus(job.e, job.r);
+  if (state.status === 'failed') {
+    if (job.h) await ledger.release({ account: job.a, holdId: job.h });
+    return state;
+  }
+  if (state.status !== 'completed') return state;
+  const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
+  const url = await deliverUrl(dctx, state.asset, await videoKey(cfg, id));
+  const amount = videoCost(job.u, { frames: job.f, fps: job.fps });
+  const settled = await ledger.settle({
+    account: job.a,
+    claim: `video:${job.p}:${job.r}`,
+    amount,
+    holdId: job.h || undefined,
+    memo: `${job.m} ${job.f}f@${job.fps}fps`,
+    now: Date.now(),
+  });
+  if (!settled.ok) {
+    throw new ApiError(402, 'insufficient_quota', 'The finished video cannot be paid for: its credit hold expired and the balance no longer covers it', null, { 'x-should-retry': 'false' });
+  }
+  return { status: 'completed', url, asset: state.asset, costMicro: settled.amount, chargedNow: settled.charged };
+}
+
+/** The R2 key of a job's re-hosted video: derived from the id, so concurrent polls write one object. */
+export async function videoKey(cfg: Config, id: string): Promise<string> {
+  const mac = await hmac(cfg.SIGNING_SECRET, 'video-media-v1', id);
+  return `v_${[...mac.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}.mp4`;
+}
+
+export type { Route };

@@ -1,0 +1,174 @@
+import { Hono, type Context } from 'hono';
+import * as z from 'zod/mini';
+import type { AppEnv } from '../app-env';
+import { secondsString } from '../catalog/video';
+import { badRequest, notFound } from '../http/errors';
+import { parse, parseJson } from '../http/validate';
+import type { Job } from '../jobs/id';
+import { serveMedia } from '../media/store';
+import { admit, idempotencyFrom } from '../pipeline/admit';
+import { enqueueVideo, loadJob, pollJob, rememberEnqueue, videoKey, type Ctx, type Polled, type VideoInput } from '../pipeline/videos';
+import { providerFor } from '../providers';
+import type { InputFile } from '../providers/types';
+
+const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
+const mediaUrl = z.string().check(z.regex(/^(https?:\/\/|data:)/i, 'must be an http(s) or data: URL'), z.maxLength(20 * 1024 * 1024));
+const numeric = z.pipe(z.union([z.number(), z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number'))]), z.transform(Number));
+
+const videoBody = z.looseObject({
+  prompt: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(4000, 'must be at most 4000 characters')),
+  model: nullish(z.string()),
+  seconds: nullish(numeric),
+  frames: nullish(z.pipe(numeric, z.int())),
+  size: nullish(z.string()),
+  seed: nullish(z.pipe(numeric, z.int().check(z.gte(0), z.lte(2 ** 32 - 1)))),
+  image_url: nullish(mediaUrl),
+  audio_url: nullish(mediaUrl),
+  input_reference: nullish(z.object({ image_url: mediaUrl })),
+});
+
+const ALLOWED_SIZES = /^(\d{3,4})x(\d{3,4})$/;
+
+function parseSize(size: string | null | undefined): { width: number; height: number } {
+  const m = (size ?? '1280x720').match(ALLOWED_SIZES);
+  const width = Number(m?.[1]);
+  const height = Number(m?.[2]);
+  if (!m || [width, height].some((d) => d < 256 || d > 1920 || d % 16 !== 0)) {
+    throw badRequest('size', `Unsupported size '${size}': use WIDTHxHEIGHT, each side 256-1920 and a multiple of 16 (e.g. 1280x720, 720x1280)`);
+  }
+  return { width, height };
+}
+
+/** JSON or multipart/form-data (the OpenAI SDK's videos.create); files become InputFiles. */
+async function readVideoRequest(c: Context<AppEnv>): Promise<{ input: VideoInput; raw: string }> {
+  const type = c.req.header('content-type') ?? '';
+  let fields: Record<string, unknown>;
+  const files: { image?: File; audio?: File } = {};
+  let raw: string;
+  if (type.startsWith('multipart/form-data')) {
+    let form: FormData;
+    try {
+      form = await c.req.raw.formData();
+    } catch {
+      throw badRequest(null, 'The multipart body could not be parsed');
+    }
+    fields = {};
+    const sig: string[] = [];
+    for (const [name, value] of form) {
+      if (typeof value === 'string') {
+        const m = name.match(/^input_reference\[image_url\]$/);
+        if (m) fields.input_reference = { image_url: value };
+        else fields[name] = value;
+        sig.push(`${name}=${value}`);
+      } else {
+        const f = value as File;
+        if (name === 'input_reference' || name === 'image') files.image = f;
+        else if (name === 'audio' || name === 'audio_file') files.audio = f;
+        else throw badRequest(name, `Unexpected file field '${name}'`);
+        sig.push(`${name}:${f.size}:${f.type}`);
+      }
+    }
+    raw = sig.join('\n');
+  } else {
+    raw = await c.req.text();
+    fields = parseJson(raw);
+  }
+  const body = parse(videoBody, fields);
+  if (files.image && !/^image\//.test(files.image.type)) throw badRequest('input_reference', 'The input reference must be an image file');
+  if (files.audio && !/^audio\//.test(files.audio.type)) throw badRequest('audio', 'The audio input must be an audio file');
+  const imageUrl = body.image_url ?? body.input_reference?.image_url;
+  const image: InputFile | undefined = files.image ? { file: files.image } : imageUrl ? { url: imageUrl } : undefined;
+  const audio: InputFile | undefined = files.audio ? { file: files.audio } : body.audio_url ? { url: body.audio_url } : undefined;
+  return {
+    raw,
+    input: {
+      prompt: body.prompt,
+      model: body.model ?? undefined,
+      seconds: body.seconds ?? undefined,
+      frames: body.frames ?? undefined,
+      ...parseSize(body.size),
+      seed: body.seed ?? undefined,
+      image,
+      audio,
+    },
+  };
+}
+
+const ctxOf = (c: Context<AppEnv>): Ctx => ({ env: c.env, cfg: c.get('cfg'), ledger: c.get('ledger'), key: c.get('key'), origin: new URL(c.req.url).origin });
+
+/** The OpenAI Video object (all fields present), plus `url` / `cost_micro` extensions when completed. */
+function videoObject(id: string, job: Job, state: Polled | { status: 'queued'; progress: 0 }) {
+  const done = state.status === 'completed';
+  return {
+    id,
+    object: 'video',
+    model: job.m,
+    status: state.status,
+    progress: done ? 100 : state.status === 'failed' ? 0 : state.progress,
+    created_at: job.t,
+    completed_at: done ? Math.floor(Date.now() / 1000) : null,
+    expires_at: null,
+    prompt: null,
+    size: job.s,
+    seconds: secondsString({ frames: job.f, fps: job.fps }),
+    remixed_from_video_id: null,
+    error: state.status === 'failed' ? { code: state.code, message: state.message } : null,
+    ...(done && { url: state.url, cost_micro: state.costMicro }),
+  };
+}
+
+const POLL_AFTER_MS = '2000';
+
+async function enqueue(c: Context<AppEnv>) {
+  const ctx = ctxOf(c);
+  const { input, raw } = await readVideoRequest(c);
+  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'videos', raw);
+  const out = await enqueueVideo(ctx, input, idem);
+  c.header('x-phi-cost-micro', '0');
+  if ('replay' in out) {
+    c.header('idempotent-replayed', 'true');
+    return c.json(out.replay as object);
+  }
+  const body = videoObject(out.id, out.job, { status: 'queued', progress: 0 });
+  if (idem) await rememberEnqueue(ctx.ledger, ctx.key.account, idem, body);
+  c.header('openai-poll-after-ms', POLL_AFTER_MS);
+  return c.json(body);
+}
+
+/** Polls and downloads count against the key's limit in their own (larger) window. */
+async function pollFor(c: Context<AppEnv>) {
+  const ctx = ctxOf(c);
+  const id = c.req.param('id')!;
+  const job = await loadJob(ctx, id);
+  await admit(ctx.ledger, ctx.key, { bucket: 'read' });
+  return { ctx, id, job, state: await pollJob(ctx, id, job) };
+}
+
+export const videos = new Hono<AppEnv>()
+  .post('/videos', enqueue)
+  .post('/videos/generations', enqueue)
+  .get('/videos/:id', async (c) => {
+    const { id, job, state } = await pollFor(c);
+    c.header('x-phi-cost-micro', String(state.status === 'completed' && state.chargedNow ? state.costMicro : 0));
+    if (state.status === 'queued' || state.status === 'in_progress') c.header('openai-poll-after-ms', POLL_AFTER_MS);
+    return c.json(videoObject(id, job, state));
+  })
+  .get('/videos/:id/content', async (c) => {
+    const variant = c.req.query('variant');
+    if (variant && variant !== 'video') throw badRequest('variant', `Variant '${variant}' is not available; only 'video'`);
+    const { ctx, id, job, state } = await pollFor(c);
+    c.header('x-phi-cost-micro', String(state.status === 'completed' && state.chargedNow ? state.costMicro : 0));
+    if (state.status !== 'completed') throw notFound(`Video is not ready (status ${state.status})`);
+    if (ctx.env.MEDIA) {
+      const res = await serveMedia(ctx.env.MEDIA, await videoKey(ctx.cfg, id), c.req.raw);
+      if (res) return res;
+    }
+    const upstream = await providerFor(job.p, ctx.cfg).open(state.asset, c.req.header('range'));
+    if (!upstream.ok) throw notFound('The video is no longer available upstream');
+    const headers = new Headers({ 'content-type': 'video/mp4', 'cache-control': 'private, max-age=0', 'accept-ranges': 'bytes' });
+    for (const h of ['content-length', 'content-range']) {
+      const v = upstream.headers.get(h);
+      if (v) headers.set(h, v);
+    }
+    return new Response(upstream.body, { status: upstream.status, headers });
+  });
