@@ -113,6 +113,8 @@ describe('images: paid key → fal', () => {
     const second = await post(gw, key, body, { 'idempotency-key': 'k-1' });
     expect(second.status).toBe(200);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(first.headers.get('x-phi-cost-micro')).toBe('33000');
+    expect(second.headers.get('x-phi-cost-micro')).toBe('0');
     expect(await second.json()).toEqual(await first.json());
     expect(await falRuns(body.prompt)).toHaveLength(1);
     expect(await gw.balance(account)).toMatchObject({ balance_micro: 67_000, charges: 1 });

@@ -40,8 +40,8 @@ export async function runImages(
   const hold = route.unitMicro > 0 ? { id, amount: route.unitMicro * job.n, ttlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 300 } : undefined;
   const replay = await admit(ledger, key, { hold, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {
-    const stored = JSON.parse(replay) as { body: unknown; cost: number };
-    return { body: stored.body, costMicro: stored.cost, replayed: true };
+    const stored = JSON.parse(replay) as { body: unknown };
+    return { body: stored.body, costMicro: 0, replayed: true };
   }
   try {
     const result = await provider.generateImages(route, job, { shortRetention: Boolean(env.MEDIA) });
@@ -56,7 +56,7 @@ export async function runImages(
     );
     const cost = route.unitMicro * data.length;
     const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
-    const stored = JSON.stringify({ body, cost });
+    const stored = JSON.stringify({ body });
     const settled = await ledger.settle({
       account: key.account,
       claim: id,

@@ -159,12 +159,20 @@ export async function startUpstash({ redisPort, token, port = 0 }) {
   /** @param {Buffer[][]} cmds */
   const isStateless = (cmds) => cmds.every((c) => !STATEFUL.has(c[0].toString().toLowerCase()));
 
+  /** Authenticated REST requests (/, /pipeline, /multi-exec) served since start or the last reset. */
+  let requests = 0;
+
   /** @param {http.IncomingMessage} req @returns {Promise<[number, unknown]>} */
   async function handle(req) {
+    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '') || '/';
+    // Test hooks, no auth: GET /__count → {"requests": n}; POST /__count/reset → zeroes it.
+    if (path === '/__count' && req.method === 'GET') return [200, { requests }];
+    if (path === '/__count/reset' && req.method === 'POST') { requests = 0; return [200, { requests }]; }
     const auth = sha256(String(req.headers.authorization ?? ''));
     if (!timingSafeEqual(auth, expected)) return [401, { error: 'Unauthorized' }];
-    const route = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '') || '/';
+    const route = path;
     if (req.method !== 'POST' || !['/', '/pipeline', '/multi-exec'].includes(route)) return [404, { error: 'not found' }];
+    requests++;
 
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
