@@ -58,7 +58,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** @type {(() => Promise<unknown> | unknown)[]} run in reverse order by cleanup() */
 const cleanups = [];
 let cleaning = null;
+let stopping = false; // set once teardown starts: nothing new may be spawned, later errors are not reported again
 function cleanup() {
+  stopping = true;
   cleaning ??= (async () => {
     for (const fn of cleanups.splice(0).reverse()) {
       try { await fn(); } catch (e) { console.error('[bench] cleanup step failed:', e?.message ?? e); }
@@ -67,6 +69,8 @@ function cleanup() {
   return cleaning;
 }
 async function fail(err, code = 1) {
+  if (stopping) { await cleanup(); process.exit(code); }
+  stopping = true;
   console.error(`[bench] FAILED: ${err?.stack ?? err}`);
   const hardStop = setTimeout(() => process.exit(code), 15_000); // cleanup itself is bounded; belt and braces
   hardStop.unref();
@@ -102,6 +106,7 @@ const childEnv = () => ({
 
 /** Spawns a command in its own process group, keeping the last lines of its output for error reports. */
 function spawnGroup(cmd, args) {
+  if (stopping) throw new Error('shutting down');
   const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   const tail = [];
   let output = '';

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from './app-env';
 import { ApiError, errorResponse } from './http/errors';
 import { configured, context, customer, generation, limitBody } from './http/middleware';

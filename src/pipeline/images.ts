@@ -2,7 +2,7 @@
 import type { Config } from '../config';
 import type { Env } from '../env';
 import { resolveRoute } from '../catalog/resolve';
-import { storeUnavailable } from '../http/errors';
+import { ApiError, storeUnavailable } from '../http/errors';
 import { randomId } from '../http/crypto';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
@@ -22,7 +22,7 @@ export interface Outcome {
   replayed: boolean;
 }
 
-/** A stored response bigger than this is not kept for Idempotency-Key replays (the charge is still once). */
+/** A response bigger than this is not stored for Idempotency-Key replays; a retry gets 409 (never a second charge). */
 const MAX_REPLAY_BYTES = 900 * 1024;
 
 export async function runImages(
@@ -40,7 +40,10 @@ export async function runImages(
   const hold = route.unitMicro > 0 ? { id, amount: route.unitMicro * job.n, ttlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 300 } : undefined;
   const replay = await admit(ledger, key, { hold, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {
-    const stored = JSON.parse(replay) as { body: unknown };
+    const stored = JSON.parse(replay) as { body?: unknown };
+    if (stored.body === undefined) {
+      throw new ApiError(409, 'idempotency_conflict', 'This request already completed and was charged, but its response is too large to replay; use response_format=url for replayable results', 'Idempotency-Key', { 'x-should-retry': 'false' });
+    }
     return { body: stored.body, costMicro: 0, replayed: true };
   }
   try {
@@ -56,7 +59,8 @@ export async function runImages(
     );
     const cost = route.unitMicro * data.length;
     const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
-    const stored = JSON.stringify({ body });
+    let stored = JSON.stringify({ body });
+    if (stored.length > MAX_REPLAY_BYTES) stored = JSON.stringify({ omitted: true });
     const settled = await ledger.settle({
       account: key.account,
       claim: id,
@@ -64,10 +68,9 @@ export async function runImages(
       holdId: hold?.id,
       memo: `${route.canonical} x${data.length}`,
       now: Date.now(),
-      idem: idem && stored.length <= MAX_REPLAY_BYTES ? { key: idem.key, response: stored, ttlSec: IDEMPOTENCY_TTL_SEC } : undefined,
+      idem: idem && { key: idem.key, response: stored, ttlSec: IDEMPOTENCY_TTL_SEC },
     });
     if (!settled.ok) throw storeUnavailable();
-    if (idem && stored.length > MAX_REPLAY_BYTES) await ledger.release({ account: key.account, idemKey: idem.key });
     return { body, costMicro: settled.amount, replayed: false };
   } catch (err) {
     // Nothing was delivered: release the hold and the idempotency marker, charge nothing.

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
 
 export const account = new Hono<AppEnv>().get('/account', async (c) => {

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
 import { CATALOG_CREATED, findModel, MODELS, unitPrice, type Model } from '../catalog/models';
 import { ApiError } from '../http/errors';

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
 import { notFound, upstreamError } from '../http/errors';
 import { parseWorkerKey } from '../media/deliver';

@@ -1,4 +1,5 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono/tiny';
+import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { secondsString } from '../catalog/video';
