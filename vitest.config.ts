@@ -22,6 +22,8 @@ export default defineConfig({
   test: {
     globalSetup: ['./test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
+    reporters: ['default', 'json'],
+    outputFile: { json: '.test-results.json' },
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

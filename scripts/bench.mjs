@@ -9,6 +9,7 @@
 // and prints p50 / p95 / mean, the gateway's added latency (gateway p50 − fal direct p50) and the bundle size
 // (`wrangler deploy --dry-run --minify`). Everything is bounded (BENCH_TIMEOUT_S, default 170 s in total) and
 // torn down on success, error, timeout or Ctrl-C. Local numbers: workerd + miniflare, not the Cloudflare edge.
+import { freePort } from '../test/standins/redis.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
@@ -82,18 +83,6 @@ const deadline = setTimeout(() => fail(new Error(`total time limit of ${TOTAL_TI
 deadline.unref();
 
 // ---------------------------------------------------------------------------------------------- processes
-
-/** A free TCP port on 127.0.0.1 (listen on 0, read, close). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {net.AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const childEnv = () => ({
   ...process.env,

@@ -1,5 +1,7 @@
 // The spine: error envelope everywhere, request ids, body limits, config validation, auth, PHI gate, admin, account.
 import { describe, expect, inject, it } from 'vitest';
+import { getConfig } from '../src/config';
+import { signMediaPath } from '../src/media/sign';
 import { falOrigin, gateway, standinCalls, TEST_API_KEY, uniq, workerOrigin } from './helpers';
 
 const envelope = async (res: Response) => {
@@ -49,6 +51,15 @@ describe('HTTP basics', () => {
     });
     const admin = await gw.admin('/admin/keys', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
     expect(admin.status).toBe(413);
+  });
+
+  it('an unexpected exception → 500 internal_error envelope, not a stack trace', async () => {
+    const exploding = { head: () => { throw new TypeError('boom at /secret/path'); } } as unknown as R2Bucket;
+    const gw = gateway({ MEDIA: exploding });
+    const res = await gw.fetch(await signMediaPath(getConfig(gw.env), 'i_x.png'));
+    expect(res.status).toBe(500);
+    const err = await envelope(res);
+    expect(err).toMatchObject({ code: 'internal_error', type: 'server_error', message: 'Internal error' });
   });
 
   it('a missing required secret fails with a message naming it, not a stack trace', async () => {

@@ -9,6 +9,7 @@ import { startComfy } from './standins/comfy.mjs';
 export const FAL_KEY = 'test-fal-key';
 export const WORKER_TOKEN = 'test-worker-token';
 export const UPSTASH_TOKEN = 'test-upstash-token';
+export const SIGV4 = { accessKeyId: 'AKIDTESTWORKER', secretAccessKey: 'test-worker-secret-key', region: 'us-east-1', service: 'execute-api' };
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +20,7 @@ declare module 'vitest' {
     upstashUrl: string;
     upstashToken: string;
     deadUrl: string;
+    sigv4WorkerUrl: string;
   }
 }
 
@@ -43,6 +45,10 @@ export default async function setup(project: TestProject) {
   stops.push(() => fal.close());
   const comfy = await startComfy({ token: WORKER_TOKEN });
   stops.push(() => comfy.close());
+  // A second worker behind AWS SigV4 auth (as behind an IAM-authenticated endpoint).
+  const sigv4 = await startComfy({ sigv4: SIGV4, prefix: '/sigv4' });
+  stops.push(() => sigv4.close());
+  project.provide('sigv4WorkerUrl', sigv4.url);
   project.provide('falRunUrl', fal.runUrl);
   project.provide('falQueueUrl', fal.queueUrl);
   project.provide('falOrigin', fal.origin);

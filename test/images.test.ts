@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { falOrigin, gateway, standinCalls, TEST_API_KEY, uniq, workerOrigin } from './helpers';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -234,5 +234,47 @@ describe('images: request validation (400 naming the field, nothing charged)', (
       expect(await res.json()).toMatchObject({ error: { code: 'provider_unavailable' } });
     }
     expect(await gw.balance(account)).toMatchObject({ held_micro: 0, balance_micro: 33_000 });
+  });
+});
+
+describe('images: worker auth and deadlines', () => {
+  const sigv4Env = (secret: string) => ({
+    WORKER_URL: inject('sigv4WorkerUrl'),
+    WORKER_TOKEN: undefined,
+    WORKER_AWS_ACCESS_KEY_ID: 'AKIDTESTWORKER',
+    WORKER_AWS_SECRET_ACCESS_KEY: secret,
+    WORKER_AWS_REGION: 'us-east-1',
+    WORKER_AWS_SERVICE: 'execute-api',
+    MEDIA: undefined,
+  });
+
+  it('SigV4 in front of the worker: prompt, history and /view are signed', async () => {
+    const gw = gateway(sigv4Env('test-worker-secret-key'));
+    const { key } = await gw.issueKey({ tier: 'test', rpm: 100 });
+    const prompt = uniq('sigv4');
+    const res = await post(gw, key, { prompt });
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: { url: string }[] };
+    const file = await gw.fetch(data[0]!.url);
+    expect(isPng(new Uint8Array(await file.arrayBuffer()))).toBe(true);
+    const calls = await standinCalls(inject('sigv4WorkerUrl'), (c) => c.path.startsWith('/sigv4'));
+    expect(calls.length).toBeGreaterThan(2);
+    expect(calls.every((c) => c.headers.authorization?.startsWith('AWS4-HMAC-SHA256 Credential=AKIDTESTWORKER/'))).toBe(true);
+  });
+
+  it('a wrong SigV4 secret → 502 upstream_error', async () => {
+    const gw = gateway(sigv4Env('wrong-secret'));
+    const { key } = await gw.issueKey({ tier: 'test', rpm: 100 });
+    const res = await post(gw, key, { prompt: uniq('bad sig') });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ error: { code: 'upstream_error' } });
+  });
+
+  it('a worker that never finishes → 504 upstream_timeout', async () => {
+    const gw = gateway({ UPSTREAM_TIMEOUT_SECONDS: '1' });
+    const { key } = await gw.issueKey({ tier: 'test', rpm: 100 });
+    const res = await post(gw, key, { prompt: `${uniq('hang')} #comfy-hang` });
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ error: { code: 'upstream_timeout' } });
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 /** @typedef {{ port: number, stop: () => Promise<void> }} RedisHandle */
 
 /** Asks the OS for a free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
