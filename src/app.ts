@@ -18,8 +18,8 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.use(configured);
 
 app.use('/v1/images/*', limitBody(MiB), generation);
+// `/v1/videos/*` also matches `/v1/videos` itself.
 app.use('/v1/videos/*', limitBody(32 * MiB), generation);
-app.use('/v1/videos', limitBody(32 * MiB), generation);
 app.use('/v1/account', customer);
 app.use('/admin/*', limitBody(64 * 1024));
 

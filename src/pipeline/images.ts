@@ -2,7 +2,7 @@
 import type { Config } from '../config';
 import type { Env } from '../env';
 import { resolveRoute } from '../catalog/resolve';
-import { ApiError, storeUnavailable } from '../http/errors';
+import { ApiError } from '../http/errors';
 import { randomId } from '../http/crypto';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
@@ -24,6 +24,12 @@ export interface Outcome {
 
 /** A response bigger than this is not stored for Idempotency-Key replays; a retry gets 409 (never a second charge). */
 const MAX_REPLAY_BYTES = 900 * 1024;
+
+/** What an Idempotency-Key replays: the body, or a marker when it is too large to keep. */
+function replayRecord(body: unknown): string {
+  const stored = JSON.stringify({ body });
+  return stored.length > MAX_REPLAY_BYTES ? JSON.stringify({ omitted: true }) : stored;
+}
 
 export async function runImages(
   env: Env,
@@ -59,8 +65,8 @@ export async function runImages(
     );
     const cost = route.unitMicro * data.length;
     const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
-    let stored = JSON.stringify({ body });
-    if (stored.length > MAX_REPLAY_BYTES) stored = JSON.stringify({ omitted: true });
+    // The free tier moves no money: it only needs the ledger again to record an Idempotency-Key response.
+    if (cost === 0 && !idem) return { body, costMicro: 0, replayed: false };
     const settled = await ledger.settle({
       account: key.account,
       claim: id,
@@ -68,9 +74,9 @@ export async function runImages(
       holdId: hold?.id,
       memo: `${route.canonical} x${data.length}`,
       now: Date.now(),
-      idem: idem && { key: idem.key, response: stored, ttlSec: IDEMPOTENCY_TTL_SEC },
+      idem: idem && { key: idem.key, response: replayRecord(body), ttlSec: IDEMPOTENCY_TTL_SEC },
     });
-    if (!settled.ok) throw storeUnavailable();
+    if (!settled.ok) throw new ApiError(402, 'insufficient_quota', 'The credit hold expired and the balance no longer covers these images', null, { 'x-should-retry': 'false' });
     return { body, costMicro: settled.amount, replayed: false };
   } catch (err) {
     // Nothing was delivered: release the hold and the idempotency marker, charge nothing.

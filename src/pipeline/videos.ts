@@ -117,6 +117,7 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
   const url = await deliverUrl(dctx, state.asset, await videoKey(cfg, id));
   const amount = videoCost(job.u, { frames: job.f, fps: job.fps });
+  if (amount === 0) return { status: 'completed', url, asset: state.asset, costMicro: 0, chargedNow: false };
   const settled = await ledger.settle({
     account: job.a,
     claim: `video:${job.p}:${job.r}`,

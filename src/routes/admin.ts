@@ -44,7 +44,7 @@ export const admin = new Hono<AppEnv>()
     return c.json({ key_id: c.req.param('keyId'), revoked: true });
   })
   .post('/accounts/:account/credits', async (c) => {
-    const account = parse(accountName, c.req.param('account'));
+    const { account } = parse(z.object({ account: accountName }), { account: c.req.param('account') });
     const { amount_micro } = parse(creditBody, await readJson(c.req.raw));
     const balance = await c.get('ledger').credit(account, amount_micro);
     return c.json({ account, balance_micro: balance });
