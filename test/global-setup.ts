@@ -21,11 +21,13 @@ declare module 'vitest' {
     upstashToken: string;
     deadUrl: string;
     sigv4WorkerUrl: string;
+    ci: boolean;
   }
 }
 
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<void>> = [];
+  project.provide('ci', process.env.CI === 'true');
   try {
     const redis = await startRedis();
     stops.push(() => redis.stop());

@@ -69,6 +69,6 @@ export const workerOrigin = () => inject('workerUrl');
 /** Under CI a missing service fails the suite; locally it may be skipped with a reason. */
 export function requireService(name: string, value: string): boolean {
   if (value) return true;
-  if (globalThis.process?.env?.CI === 'true') throw new Error(`${name} is not available under CI`);
+  if (inject('ci')) throw new Error(`${name} is not available under CI`);
   return false;
 }

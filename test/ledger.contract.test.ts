@@ -4,10 +4,10 @@ import { describe, expect, inject, it } from 'vitest';
 import { DurableLedger } from '../src/ledger/durable';
 import type { Ledger } from '../src/ledger/types';
 import { UpstashLedger } from '../src/ledger/upstash';
-import { uniq } from './helpers';
+import { requireService, uniq } from './helpers';
 
 const upstashUrl = inject('upstashUrl');
-if (!upstashUrl && (await import('./ci')).isCI) throw new Error('Upstash stand-in (redis-server) is required under CI');
+requireService('Upstash stand-in (redis-server)', upstashUrl);
 
 const stores: [string, () => Ledger][] = [
   ['durable object', () => new DurableLedger(env.LEDGER)],

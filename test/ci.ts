@@ -1,1 +1,0 @@
-export const isCI = globalThis.process?.env?.CI === 'true';
