@@ -33,11 +33,6 @@ function ruleFor(route: Route, hasImage: boolean): FrameRule {
   return RULES[`${route.provider}:${variant}`]!;
 }
 
-export function maxSeconds(route: Route, hasImage: boolean): number {
-  const r = ruleFor(route, hasImage);
-  return Math.floor(r.max / r.fps);
-}
-
 /** Seconds → the nearest valid frame count (or frames given directly, validated). */
 export function planFrames(route: Route, hasImage: boolean, want: { seconds?: number; frames?: number }): FramePlan {
   const r = ruleFor(route, hasImage);

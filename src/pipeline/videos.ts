@@ -1,7 +1,7 @@
 // Async video: enqueue (hold the estimate) → poll (first completed poll settles exactly once) → content.
 import type { Config } from '../config';
 import type { Env } from '../env';
-import { resolveRoute, type Route } from '../catalog/resolve';
+import { resolveRoute } from '../catalog/resolve';
 import { planFrames, videoCost, type FramePlan } from '../catalog/video';
 import { ApiError, notFound } from '../http/errors';
 import { hmac, randomId } from '../http/crypto';
@@ -32,7 +32,6 @@ export interface Enqueued {
   job: Job;
   id: string;
   plan: FramePlan;
-  replayed?: unknown;
 }
 
 export interface Ctx {
@@ -138,4 +137,3 @@ export async function videoKey(cfg: Config, id: string): Promise<string> {
   return `v_${[...mac.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}.mp4`;
 }
 
-export type { Route };
