@@ -151,6 +151,19 @@ describe('video: paid key → fal queue', () => {
     expect((await gw.balance(account)).balance_micro).toBe(2_000_000 - 888_800);
   });
 
+  it('bills the delivered duration when the video is shorter than asked (avatar audio ran out)', async () => {
+    for (const media of [undefined, 'bound'] as const) {
+      const gw = media ? gateway() : gateway({ MEDIA: undefined });
+      const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
+      const body = { prompt: `${uniq('short')} #fal-short-audio`, image_url: `${falOrigin()}/p.png`, audio_url: `${falOrigin()}/a.wav`, seconds: 4 };
+      const { id } = (await (await enqueue(gw, key, body)).json()) as Video;
+      expect((await gw.balance(account)).held_micro).toBe(888_800);
+      const { video } = await pollUntilDone(gw, key, id);
+      expect(video.cost_micro).toBe(440_000); // 2.000 s delivered × 220000
+      expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_560_000, held_micro: 0, charges: 1 });
+    }
+  });
+
   it('an input image on wan uses FAL_VIDEO_I2V_MODEL; avatar without an image is a 400', async () => {
     const gw = gateway();
     const { key } = await gw.issueKey({ credits_micro: 2_000_000 });

@@ -82,3 +82,15 @@ export function parseRange(header: string | null, size: number): { offset: numbe
   if (start >= size || end < start) return 'unsatisfiable';
   return { offset: start, length: end - start + 1 };
 }
+
+/** Random access to an R2 object, for probing a re-hosted file. */
+export function r2ReadAt(bucket: R2Bucket, key: string): (offset: number, length: number) => Promise<Uint8Array | null> {
+  let size: Promise<number | null> | undefined;
+  return async (offset, length) => {
+    size ??= bucket.head(key).then((h) => h?.size ?? null);
+    const total = await size;
+    if (total === null || offset >= total) return null;
+    const obj = await bucket.get(key, { range: { offset, length: Math.min(length, total - offset) } });
+    return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
+  };
+}

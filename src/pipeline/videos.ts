@@ -9,6 +9,8 @@ import { decodeJob, encodeJob, type Job } from '../jobs/id';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
 import { deliverUrl, type DeliverContext } from '../media/deliver';
+import { mp4DurationMs, rangeReader } from '../media/mp4';
+import { r2ReadAt } from '../media/store';
 import { providerFor } from '../providers';
 import type { Asset, InputFile, VideoState } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
@@ -114,9 +116,14 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   }
   if (state.status !== 'completed') return state;
   const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
-  const url = await deliverUrl(dctx, state.asset, await videoKey(cfg, id));
-  const amount = videoCost(job.u, { frames: job.f, fps: job.fps });
-  if (amount === 0) return { status: 'completed', url, asset: state.asset, costMicro: 0, chargedNow: false };
+  const key = await videoKey(cfg, id);
+  const url = await deliverUrl(dctx, state.asset, key);
+  const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
+  if (planned === 0) return { status: 'completed', url, asset: state.asset, costMicro: 0, chargedNow: false };
+  // Bill what was delivered: the file's own duration when it is shorter than planned (e.g. a short avatar audio).
+  const read = ctx.env.MEDIA ? r2ReadAt(ctx.env.MEDIA, key) : rangeReader((range) => provider.open(state.asset, range));
+  const ms = await mp4DurationMs(read).catch(() => null);
+  const amount = ms === null ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
   const settled = await ledger.settle({
     account: job.a,
     claim: `video:${job.p}:${job.r}`,

@@ -1,7 +1,7 @@
 // Stand-in for fal.ai (sync runner + queue + CDN files), speaking the protocol in shared/reference/fal.md.
 // In-memory, 127.0.0.1 only, only node: builtins. Failure injection by markers in the input `prompt`
 // (so concurrent tests don't interfere): #fal-422 #fal-500 #fal-503 #fal-timeout #fal-hang #fal-partial
-// #fal-job-fail #fal-job-fail-422 #fal-slow. Every request except /__calls is recorded in `calls`.
+// #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio. Every request except /__calls is recorded in `calls`.
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { png, mp4 } from './media.mjs';
@@ -84,7 +84,9 @@ function videoModel(id, input, addFile) {
     frames = int(input, 'num_frames', 81, 17, 161);
   }
   const fps = int(input, 'frames_per_second', infinitalk ? 25 : 16, 4, 60);
-  const bytes = mp4({ seconds: frames / fps, fps, width: 64, height: 64 });
+  // #fal-short-audio: InfiniTalk stops when the audio does — here after 2 s, whatever num_frames asked for.
+  const seconds = infinitalk && input.prompt.includes('#fal-short-audio') ? Math.min(2, frames / fps) : frames / fps;
+  const bytes = mp4({ seconds, fps, width: 64, height: 64 });
   const url = addFile('mp4', bytes);
   return { video: { url, content_type: 'video/mp4', file_name: url.split('/').pop(), file_size: bytes.length }, seed: seedOf(input) };
 }
