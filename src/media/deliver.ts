@@ -37,10 +37,13 @@ export function parseWorkerKey(key: string): Extract<Asset, { kind: 'worker' }> 
   }
 }
 
-/** Returns the customer-facing URL of an asset, re-hosting it under `key` when R2 is bound. */
-export async function deliverUrl(ctx: DeliverContext, asset: Asset, key: string): Promise<string> {
+/**
+ * Returns the customer-facing URL of an asset, re-hosting it under `key` when R2 is bound. `reuse` marks a
+ * deterministic key (a video job) whose object may already exist; fresh random keys skip that check.
+ */
+export async function deliverUrl(ctx: DeliverContext, asset: Asset, key: string, reuse = false): Promise<string> {
   if (ctx.bucket) {
-    const exists = await ctx.bucket.head(key);
+    const exists = reuse && (await ctx.bucket.head(key));
     if (!exists) await putMedia(ctx.bucket, key, await ctx.provider.open(asset), ctx.account, asset.contentType);
     return ctx.origin + (await signMediaPath(ctx.cfg, key));
   }

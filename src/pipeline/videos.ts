@@ -117,7 +117,7 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   if (state.status !== 'completed') return state;
   const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
   const key = await videoKey(cfg, id);
-  const url = await deliverUrl(dctx, state.asset, key);
+  const url = await deliverUrl(dctx, state.asset, key, true);
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
   if (planned === 0) return { status: 'completed', url, asset: state.asset, costMicro: 0, chargedNow: false };
   // Bill what was delivered: the file's own duration when it is shorter than planned (e.g. a short avatar audio).
