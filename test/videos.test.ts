@@ -68,6 +68,23 @@ describe('video: paid key → fal queue', () => {
     expect(job).toMatchObject({ m: 'wan', p: 'fal', e: 'fal-ai/krea-wan-14b/text-to-video', a: account, u: 88_000, f: 66, fps: 16 });
   });
 
+  it('a first download that settles the bill reports the charge; later downloads move nothing', async () => {
+    for (const media of [undefined, 'bound'] as const) {
+      const gw = media ? gateway() : gateway({ MEDIA: undefined });
+      const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
+      const { id } = (await (await enqueue(gw, key, { prompt: uniq('download first') })).json()) as Video;
+      await sleep(1_600);
+      const first = await gw.authed(key, `/v1/videos/${id}/content`);
+      expect(first.status).toBe(200);
+      expect(first.headers.get('x-phi-cost-micro')).toBe('363000');
+      expect(first.headers.get('x-phi-tier')).toBe('non_phi');
+      expect(isMp4(new Uint8Array(await first.arrayBuffer()))).toBe(true);
+      const again = await gw.authed(key, `/v1/videos/${id}/content`);
+      expect(again.headers.get('x-phi-cost-micro')).toBe('0');
+      expect(await gw.balance(account)).toMatchObject({ balance_micro: 637_000, charges: 1, held_micro: 0 });
+    }
+  });
+
   it('50 concurrent polls of a just-completed job → exactly one charge', async () => {
     const gw = gateway({ MEDIA: undefined });
     const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 100 });

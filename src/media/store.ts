@@ -64,6 +64,16 @@ export async function serveMedia(bucket: R2Bucket, key: string, req: Request): P
   return new Response(req.method === 'HEAD' ? null : obj.body, { status: 200, headers });
 }
 
+/** Streams a provider file to the customer under our own headers (never the provider's URL or cookies). */
+export function proxyFile(upstream: Response, contentType: string, head: boolean): Response {
+  const headers = new Headers({ 'content-type': contentType, 'cache-control': 'private, max-age=0', 'accept-ranges': 'bytes' });
+  for (const h of ['content-length', 'content-range', 'etag', 'last-modified']) {
+    const v = upstream.headers.get(h);
+    if (v) headers.set(h, v);
+  }
+  return new Response(head ? null : upstream.body, { status: upstream.status, headers });
+}
+
 /** A single `bytes=` range (the form video players send); multi-range requests get the whole object. */
 export function parseRange(header: string | null, size: number): { offset: number; length: number } | 'unsatisfiable' | null {
   const m = header?.match(/^bytes=(\d*)-(\d*)$/);

@@ -103,7 +103,7 @@ export async function loadJob(ctx: Ctx, id: string): Promise<Job> {
 export type Polled =
   | { status: 'queued' | 'in_progress'; progress: number }
   | { status: 'failed'; code: string; message: string }
-  | { status: 'completed'; url: string; asset: Asset; costMicro: number; chargedNow: boolean };
+  | { status: 'completed'; url: string; asset: Asset; mediaKey: string; costMicro: number; chargedNow: boolean };
 
 /** One poll: asks the provider (endpoint from the id, hosts from config) and settles on the first completion. */
 export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
@@ -119,7 +119,7 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   const key = await videoKey(cfg, id);
   const url = await deliverUrl(dctx, state.asset, key, true);
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
-  if (planned === 0) return { status: 'completed', url, asset: state.asset, costMicro: 0, chargedNow: false };
+  if (planned === 0) return { status: 'completed', url, asset: state.asset, mediaKey: key, costMicro: 0, chargedNow: false };
   // Bill what was delivered: the file's own duration when it is shorter than planned (e.g. a short avatar audio).
   const read = ctx.env.MEDIA ? r2ReadAt(ctx.env.MEDIA, key) : rangeReader((range) => provider.open(state.asset, range));
   const ms = await mp4DurationMs(read).catch(() => null);
@@ -135,7 +135,7 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   if (!settled.ok) {
     throw new ApiError(402, 'insufficient_quota', 'The finished video cannot be paid for: its credit hold expired and the balance no longer covers it', null, { 'x-should-retry': 'false' });
   }
-  return { status: 'completed', url, asset: state.asset, costMicro: settled.amount, chargedNow: settled.charged };
+  return { status: 'completed', url, asset: state.asset, mediaKey: key, costMicro: settled.amount, chargedNow: settled.charged };
 }
 
 /** The R2 key of a job's re-hosted video: derived from the id, so concurrent polls write one object. */

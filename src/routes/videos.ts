@@ -6,9 +6,9 @@ import { secondsString } from '../catalog/video';
 import { badRequest, notFound } from '../http/errors';
 import { parse, parseJson } from '../http/validate';
 import type { Job } from '../jobs/id';
-import { serveMedia } from '../media/store';
+import { proxyFile, serveMedia } from '../media/store';
 import { admit, idempotencyFrom } from '../pipeline/admit';
-import { enqueueVideo, loadJob, pollJob, rememberEnqueue, videoKey, type Ctx, type Polled, type VideoInput } from '../pipeline/videos';
+import { enqueueVideo, loadJob, pollJob, rememberEnqueue, type Ctx, type Polled, type VideoInput } from '../pipeline/videos';
 import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
 
@@ -157,19 +157,15 @@ export const videos = new Hono<AppEnv>()
   .get('/videos/:id/content', async (c) => {
     const variant = c.req.query('variant');
     if (variant && variant !== 'video') throw badRequest('variant', `Variant '${variant}' is not available; only 'video'`);
-    const { ctx, id, job, state } = await pollFor(c);
-    c.header('x-phi-cost-micro', String(state.status === 'completed' && state.chargedNow ? state.costMicro : 0));
+    const { ctx, job, state } = await pollFor(c);
     if (state.status !== 'completed') throw notFound(`Video is not ready (status ${state.status})`);
-    if (ctx.env.MEDIA) {
-      const res = await serveMedia(ctx.env.MEDIA, await videoKey(ctx.cfg, id), c.req.raw);
-      if (res) return res;
+    let res = ctx.env.MEDIA ? await serveMedia(ctx.env.MEDIA, state.mediaKey, c.req.raw) : null;
+    if (!res) {
+      const upstream = await providerFor(job.p, ctx.cfg).open(state.asset, c.req.header('range'));
+      if (!upstream.ok) throw notFound('The video is no longer available upstream');
+      res = proxyFile(upstream, 'video/mp4', false);
     }
-    const upstream = await providerFor(job.p, ctx.cfg).open(state.asset, c.req.header('range'));
-    if (!upstream.ok) throw notFound('The video is no longer available upstream');
-    const headers = new Headers({ 'content-type': 'video/mp4', 'cache-control': 'private, max-age=0', 'accept-ranges': 'bytes' });
-    for (const h of ['content-length', 'content-range']) {
-      const v = upstream.headers.get(h);
-      if (v) headers.set(h, v);
-    }
-    return new Response(upstream.body, { status: upstream.status, headers });
+    // A raw Response does not inherit c.header(): the first download can be the request that settles the bill.
+    res.headers.set('x-phi-cost-micro', String(state.chargedNow ? state.costMicro : 0));
+    return res;
   });
