@@ -13,6 +13,8 @@ export default defineConfig({
           FAL_KEY: 'test-fal-key',
           FAL_RUN_URL: inject('falRunUrl'),
           FAL_QUEUE_URL: inject('falQueueUrl'),
+          // The stand-in's CDN is plain http on loopback: allowed by naming its scheme explicitly.
+          FAL_MEDIA_HOSTS: inject('falOrigin'),
           WORKER_URL: inject('workerUrl'),
           WORKER_TOKEN: 'test-worker-token',
         },
@@ -25,6 +27,9 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: '.test-results.json' },
     testTimeout: 30_000,
+    // The gateway's one-line-per-request logs are asserted on where it matters (test/privacy.test.ts); elsewhere
+    // they would drown the report.
+    onConsoleLog: (log) => !log.startsWith('{"request_id":'),
     hookTimeout: 30_000,
   },
 });

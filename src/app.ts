@@ -1,7 +1,8 @@
 import { Hono } from 'hono/tiny';
+import type { Context } from 'hono';
 import type { AppEnv } from './app-env';
-import { ApiError, errorResponse } from './http/errors';
-import { configured, context, customer, generation, limitBody } from './http/middleware';
+import { ApiError, toApiError } from './http/errors';
+import { configured, context, customer, generation, limitBody, phiTier } from './http/middleware';
 import { account } from './routes/account';
 import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
@@ -13,13 +14,21 @@ const MiB = 1024 * 1024;
 
 export const app = new Hono<AppEnv>();
 
+/** The one way an error becomes a response: the envelope, and its code noted for the request's log line. */
+function fail(err: unknown, c: Context<AppEnv>): Response {
+  const e = toApiError(err);
+  c.set('errorCode', e.code);
+  return e.toResponse();
+}
+
 app.use(context);
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.use(configured);
 
-app.use('/v1/images/*', limitBody(MiB), generation);
-// `/v1/videos/*` also matches `/v1/videos` itself.
-app.use('/v1/videos/*', limitBody(32 * MiB), generation);
+// Generation routes: x-phi-tier on every response (413 included), then the body cap, then auth + PHI gate.
+app.use('/v1/images/*', phiTier, limitBody(MiB), generation);
+// `/v1/videos/*` also matches `/v1/videos` itself. Multipart carries the input files.
+app.use('/v1/videos/*', phiTier, limitBody(20 * MiB), generation);
 app.use('/v1/account', customer);
 app.use('/admin/*', limitBody(64 * 1024));
 
@@ -30,5 +39,5 @@ app.route('/v1', media);
 app.route('/v1', videos);
 app.route('/admin', admin);
 
-app.notFound(() => new ApiError(404, 'not_found', 'Unknown route').toResponse());
-app.onError((err) => errorResponse(err));
+app.notFound((c) => fail(new ApiError(404, 'not_found', 'Unknown route'), c));
+app.onError(fail);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { ApiError } from './http/errors';
 import type { Env } from './env';
+import { parseHostList } from './http/urls';
 
 const str = z.string().check(z.trim(), z.minLength(1));
 const opt = z.optional(str);
@@ -8,6 +9,11 @@ const url = z.url({ protocol: /^https?$/ });
 const withDefault = (fallback: string) => z._default(url, fallback);
 const intVar = (fallback: number, min: number, max: number) =>
   z._default(z.coerce.number().check(z.int(), z.gte(min), z.lte(max)), fallback);
+
+const flag = z._default(z.union([z.boolean(), z.stringbool()]), false);
+
+/** fal's CDN hosts (outputs are served from e.g. v3.fal.media, v3b.fal.media). */
+export const DEFAULT_FAL_MEDIA_HOSTS = 'fal.media,*.fal.media';
 
 const schema = z.object({
   FAL_KEY: opt,
@@ -31,6 +37,8 @@ const schema = z.object({
   MEDIA_URL_TTL_SECONDS: intVar(900, 10, 7 * 24 * 3600),
   PRICE_MARGIN_BPS: intVar(1000, 0, 100_000),
   UPSTREAM_TIMEOUT_SECONDS: intVar(120, 1, 900),
+  ALLOW_INSECURE_URLS: flag,
+  FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
 });
 
 type Vars = z.infer<typeof schema>;
@@ -42,6 +50,10 @@ export interface Config extends Vars {
   workerBase: string | null;
   workerAuth: { kind: 'bearer'; token: string } | { kind: 'sigv4'; accessKeyId: string; secretAccessKey: string; region?: string; service?: string } | null;
   upstash: { url: string; token: string } | null;
+  /** Allow-list of hosts fal outputs may be fetched from (parsed FAL_MEDIA_HOSTS). */
+  falMediaHosts: ReturnType<typeof parseHostList>;
+  /** `host[:port]` of the worker, which a customer URL may never name. */
+  workerHost: string | null;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -85,8 +97,16 @@ export function parseConfig(env: Env): Config {
       `missing required setting ${v.UPSTASH_REDIS_REST_URL ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL'}`,
     );
   }
+  let falMediaHosts: ReturnType<typeof parseHostList>;
+  try {
+    falMediaHosts = parseHostList(v.FAL_MEDIA_HOSTS);
+  } catch {
+    throw configError('invalid setting FAL_MEDIA_HOSTS');
+  }
   return {
     ...v,
+    falMediaHosts,
+    workerHost: v.WORKER_URL ? new URL(v.WORKER_URL).host : null,
     falRunBase: trimSlash(v.FAL_RUN_URL),
     falQueueBase: trimSlash(v.FAL_QUEUE_URL),
     workerBase: v.WORKER_URL ? trimSlash(v.WORKER_URL) : null,
@@ -106,7 +126,5 @@ export function parseConfig(env: Env): Config {
 }
 
 function configError(what: string): ApiError {
-  const message = `Gateway misconfigured: ${what}`;
-  console.error(message);
-  return new ApiError(500, 'config_invalid', message);
+  return new ApiError(500, 'config_invalid', `Gateway misconfigured: ${what}`);
 }

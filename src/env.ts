@@ -26,4 +26,8 @@ export interface Env {
   PRICE_MARGIN_BPS?: string;
   /** Extension: deadline for one synchronous provider call (default 120). */
   UPSTREAM_TIMEOUT_SECONDS?: string;
+  /** Local development only: http and loopback customer URLs (default false). */
+  ALLOW_INSECURE_URLS?: string;
+  /** Hosts fal outputs may be fetched from (default fal's CDN: fal.media, *.fal.media). */
+  FAL_MEDIA_HOSTS?: string;
 }

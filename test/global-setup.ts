@@ -5,6 +5,8 @@ import { startRedis } from './standins/redis.mjs';
 import { startUpstash } from './standins/upstash.mjs';
 import { startFal } from './standins/fal.mjs';
 import { startComfy } from './standins/comfy.mjs';
+import { startFiles } from './standins/files.mjs';
+import { startFaultProxy } from './standins/fault-proxy.mjs';
 
 export const FAL_KEY = 'test-fal-key';
 export const WORKER_TOKEN = 'test-worker-token';
@@ -18,16 +20,22 @@ declare module 'vitest' {
     falOrigin: string;
     workerUrl: string;
     upstashUrl: string;
+    /** The Upstash stand-in behind a fault-injecting proxy ('' when Redis is missing). */
+    faultyUpstashUrl: string;
     upstashToken: string;
     deadUrl: string;
     sigv4WorkerUrl: string;
+    filesUrl: string;
     ci: boolean;
+    /** FUZZ_SEED / FUZZ_RUNS from the host environment (workerd has none of its own). */
+    fuzz: { seed: number; runs: number };
   }
 }
 
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<void>> = [];
   project.provide('ci', process.env.CI === 'true');
+  project.provide('fuzz', { seed: Number(process.env.FUZZ_SEED ?? 20261122), runs: Number(process.env.FUZZ_RUNS ?? 150) });
   try {
     const redis = await startRedis();
     stops.push(() => redis.stop());
@@ -35,11 +43,15 @@ export default async function setup(project: TestProject) {
     stops.push(() => upstash.close());
     project.provide('upstashUrl', upstash.url);
     project.provide('upstashToken', UPSTASH_TOKEN);
+    const faulty = await startFaultProxy({ target: upstash.url });
+    stops.push(() => faulty.close());
+    project.provide('faultyUpstashUrl', faulty.url);
   } catch (err) {
     // Locally a missing redis-server is reported by the Upstash suites themselves; under CI it is a failure.
     if (process.env.CI === 'true') throw err;
     console.warn(`[global-setup] ${(err as Error).message}`);
     project.provide('upstashUrl', '');
+    project.provide('faultyUpstashUrl', '');
     project.provide('upstashToken', UPSTASH_TOKEN);
   }
   // fal behind a path prefix, to prove FAL_RUN_URL / FAL_QUEUE_URL prefixes are honoured.
@@ -51,6 +63,9 @@ export default async function setup(project: TestProject) {
   const sigv4 = await startComfy({ sigv4: SIGV4, prefix: '/sigv4' });
   stops.push(() => sigv4.close());
   project.provide('sigv4WorkerUrl', sigv4.url);
+  const files = await startFiles();
+  stops.push(() => files.close());
+  project.provide('filesUrl', files.url);
   project.provide('falRunUrl', fal.runUrl);
   project.provide('falQueueUrl', fal.queueUrl);
   project.provide('falOrigin', fal.origin);

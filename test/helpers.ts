@@ -72,3 +72,27 @@ export function requireService(name: string, value: string): boolean {
   if (inject('ci')) throw new Error(`${name} is not available under CI`);
   return false;
 }
+
+/** A real 2×2 PNG. */
+export const PNG_BYTES = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGM4kWJ0IsWIAUIBACiuBXmimEdRAAAAAElFTkSuQmCC'), (c) => c.charCodeAt(0));
+
+/** A real PCM WAV file of `ms` milliseconds of silence (16 kHz mono 16-bit). */
+export function wavBytes(ms = 100): Uint8Array {
+  const samples = Math.round(16 * ms);
+  const b = new Uint8Array(44 + samples * 2);
+  const v = new DataView(b.buffer);
+  const text = (at: number, s: string) => [...s].forEach((ch, i) => (b[at + i] = ch.charCodeAt(0)));
+  text(0, 'RIFF');
+  v.setUint32(4, 36 + samples * 2, true);
+  text(8, 'WAVEfmt ');
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true);
+  v.setUint16(22, 1, true);
+  v.setUint32(24, 16_000, true);
+  v.setUint32(28, 32_000, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  text(36, 'data');
+  v.setUint32(40, samples * 2, true);
+  return b;
+}

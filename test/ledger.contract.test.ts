@@ -35,8 +35,8 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
   it('credits and reports balance, holds and usage in integer micro-USD', async () => {
     const account = uniq('acct');
     expect(await ledger.account(account, now())).toBeNull();
-    expect(await ledger.credit(account, 100_000)).toBe(100_000);
-    expect(await ledger.credit(account, 1)).toBe(100_001);
+    expect(await ledger.credit(account, 100_000, true)).toBe(100_000);
+    expect(await ledger.credit(account, 1, true)).toBe(100_001);
     expect(await admit(account, { hold: { id: 'h1', amount: 60_000, ttlSec: 60 } })).toEqual({ ok: true });
     let view = (await ledger.account(account, now()))!;
     expect(view).toMatchObject({ account, balance_micro: 100_001, held_micro: 60_000, spent_micro: 0, charges: 0 });
@@ -49,7 +49,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('refuses a hold or a charge beyond the available balance', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 50_000);
+    await ledger.credit(account, 50_000, true);
     expect(await admit(account, { hold: { id: 'a', amount: 40_000, ttlSec: 60 } })).toEqual({ ok: true });
     expect(await admit(account, { hold: { id: 'b', amount: 10_001, ttlSec: 60 } })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
     expect(await ledger.settle({ account, claim: 'x', amount: 10_001, memo: '', now: now() })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
@@ -60,7 +60,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('re-admitting the same hold id does not hold twice', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 10_000);
+    await ledger.credit(account, 10_000, true);
     await admit(account, { hold: { id: 'same', amount: 8_000, ttlSec: 60 } });
     expect(await admit(account, { hold: { id: 'same', amount: 8_000, ttlSec: 60 } })).toEqual({ ok: true });
     expect((await ledger.account(account, now()))!.held_micro).toBe(8_000);
@@ -68,7 +68,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('expires stale holds', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 10_000);
+    await ledger.credit(account, 10_000, true);
     const t = now();
     await ledger.admit({ account, keyId: 'k', rpm: 100, now: t, hold: { id: 'old', amount: 10_000, ttlSec: 1 } });
     expect((await ledger.account(account, t))!.held_micro).toBe(10_000);
@@ -78,14 +78,14 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('charges a claim id once; a repeat returns the first amount', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 100_000);
+    await ledger.credit(account, 100_000, true);
     expect(await ledger.settle({ account, claim: 'job', amount: 30_000, memo: '', now: now() })).toMatchObject({ charged: true, amount: 30_000 });
     expect(await ledger.settle({ account, claim: 'job', amount: 45_000, memo: '', now: now() })).toMatchObject({ charged: false, amount: 30_000, balance: 70_000 });
   });
 
   it('100 concurrent charges of distinct claims against a balance for 10 → exactly 10 succeed, balance 0', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 10 * 33_000);
+    await ledger.credit(account, 10 * 33_000, true);
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => ledger.settle({ account, claim: `c${i}`, amount: 33_000, memo: '', now: now() })),
     );
@@ -98,7 +98,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('100 concurrent charges of the SAME claim → exactly one debit', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 1_000_000);
+    await ledger.credit(account, 1_000_000, true);
     const results = await Promise.all(
       Array.from({ length: 100 }, () => ledger.settle({ account, claim: 'one', amount: 88_000, memo: '', now: now() })),
     );
@@ -109,7 +109,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('100 concurrent holds against a balance for 10 never overspend', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 10 * 44_000);
+    await ledger.credit(account, 10 * 44_000, true);
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => admit(account, { hold: { id: `h${i}`, amount: 44_000, ttlSec: 60 } })),
     );
@@ -129,7 +129,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
 
   it('idempotency: in flight, then replay of the stored response, mismatch on another body', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 100_000);
+    await ledger.credit(account, 100_000, true);
     const idem = { key: 'idem-1', fingerprint: 'fp-a', pendingTtlSec: 60 };
     expect(await admit(account, { idem, hold: { id: 'h', amount: 33_000, ttlSec: 60 } })).toEqual({ ok: true });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'in_flight' });

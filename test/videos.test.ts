@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeJob } from '../src/jobs/id';
-import { falOrigin, gateway, standinCalls, uniq, workerOrigin, type Gateway } from './helpers';
+import { falOrigin, gateway, PNG_BYTES, standinCalls, uniq, wavBytes, workerOrigin, type Gateway } from './helpers';
 
 type Video = { id: string; object: string; status: string; progress: number; seconds: string; model: string; size: string; error: { code: string; message: string } | null; url?: string; cost_micro?: number; completed_at: number | null };
 
@@ -155,13 +155,13 @@ describe('video: paid key → fal queue', () => {
     const gw = gateway();
     const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
     const prompt = uniq('a friendly nurse explains check-in');
-    const res = await enqueue(gw, key, { prompt, image_url: `${falOrigin()}/portrait.png`, audio_url: `${falOrigin()}/voice.wav`, seconds: 4 }, '/v1/videos');
+    const res = await enqueue(gw, key, { prompt, image_url: 'https://example.com/portrait.png', audio_url: 'https://example.com/voice.wav', seconds: 4 }, '/v1/videos');
     expect(res.status).toBe(200);
     const video = (await res.json()) as Video;
     expect(video).toMatchObject({ model: 'avatar', seconds: '4.04' });
     const [submit] = await falSubmits(prompt);
     expect(submit!.path).toBe('/fal/queue/fal-ai/infinitalk');
-    expect(submit!.body).toMatchObject({ image_url: `${falOrigin()}/portrait.png`, audio_url: `${falOrigin()}/voice.wav`, num_frames: 101 });
+    expect(submit!.body).toMatchObject({ image_url: 'https://example.com/portrait.png', audio_url: 'https://example.com/voice.wav', num_frames: 101 });
     expect((await gw.balance(account)).held_micro).toBe(888_800);
     const done = await pollUntilDone(gw, key, video.id);
     expect(done.video.cost_micro).toBe(888_800);
@@ -172,7 +172,7 @@ describe('video: paid key → fal queue', () => {
     for (const media of [undefined, 'bound'] as const) {
       const gw = media ? gateway() : gateway({ MEDIA: undefined });
       const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
-      const body = { prompt: `${uniq('short')} #fal-short-audio`, image_url: `${falOrigin()}/p.png`, audio_url: `${falOrigin()}/a.wav`, seconds: 4 };
+      const body = { prompt: `${uniq('short')} #fal-short-audio`, image_url: 'https://example.com/p.png', audio_url: 'https://example.com/a.wav', seconds: 4 };
       const { id } = (await (await enqueue(gw, key, body)).json()) as Video;
       expect((await gw.balance(account)).held_micro).toBe(888_800);
       const { video } = await pollUntilDone(gw, key, id);
@@ -261,8 +261,8 @@ describe('video: test key → ComfyUI worker', () => {
     const { key } = await gw.issueKey({ tier: 'test', rpm: 100 });
     const client = gw.openai(key);
     const prompt = uniq('talking head');
-    const portrait = new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])], 'face.png', { type: 'image/png' });
-    const audio = new File([new Uint8Array([0x52, 0x49, 0x46, 0x46, 9, 9])], 'voice.wav', { type: 'audio/wav' });
+    const portrait = new File([PNG_BYTES], 'face.png', { type: 'image/png' });
+    const audio = new File([wavBytes()], 'voice.wav', { type: 'audio/wav' });
     const created = await client.videos.create({ prompt, input_reference: portrait, seconds: '4', audio } as never);
     expect(created).toMatchObject({ status: 'queued', model: 'avatar' });
     const uploads = await standinCalls(workerOrigin(), (c) => c.path.endsWith('/upload/image'));

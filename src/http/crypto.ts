@@ -14,9 +14,16 @@ export function base64(bytes: Uint8Array): string {
 
 export function fromB64url(s: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'));
+}
+
+/** Standard base64 (padding optional) → bytes; null when malformed. */
+export function fromBase64(s: string): Uint8Array | null {
   try {
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
   } catch {
     return null;
   }
@@ -49,6 +56,11 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
+/** Constant-time check that `given` is exactly the canonical base64url spelling of `expected` (one spelling only). */
+export function tokenEquals(given: string, expected: Uint8Array): boolean {
+  return timingSafeEqual(enc.encode(given), enc.encode(b64url(expected)));
+}
+
 /** Constant-time string comparison via fixed-length digests. */
 export async function secretEquals(given: string, expected: string): Promise<boolean> {
   const [a, b] = await Promise.all([
@@ -56,6 +68,10 @@ export async function secretEquals(given: string, expected: string): Promise<boo
     crypto.subtle.digest('SHA-256', enc.encode(expected)),
   ]);
   return crypto.subtle.timingSafeEqual(a, b);
+}
+
+export function randomHex(bytes = 16): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export function randomId(bytes = 16): string {

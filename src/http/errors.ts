@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'invalid_signature'
   | 'link_expired'
   | 'payload_too_large'
+  | 'range_not_satisfiable'
   | 'rate_limit_exceeded'
   | 'idempotency_conflict'
   | 'upstream_error'
@@ -27,6 +28,7 @@ const TYPES: Record<number, string> = {
   404: 'not_found_error',
   409: 'conflict_error',
   413: 'invalid_request_error',
+  416: 'invalid_request_error',
   429: 'rate_limit_error',
 };
 
@@ -70,14 +72,8 @@ export const providerUnavailable = (message: string) =>
 export const storeUnavailable = () =>
   new ApiError(503, 'store_unavailable', 'The billing ledger is unreachable; nothing was run or charged');
 
-/** Turns anything thrown into an ApiError: unknown exceptions become a logged 500, never a stack trace. */
+/** Turns anything thrown into an ApiError: unknown exceptions become a 500 `internal_error`, never a stack trace. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   return new ApiError(500, 'internal_error', 'Internal error');
-}
-
-/** The response for anything thrown; unexpected exceptions are logged by name only (never bodies or keys). */
-export function errorResponse(err: unknown): Response {
-  if (!(err instanceof ApiError)) console.error(`unhandled ${err instanceof Error ? `${err.name}: ${err.message}` : 'error'}`);
-  return toApiError(err).toResponse();
 }

@@ -70,9 +70,9 @@ export class LedgerStore extends DurableObject<object> {
     return Number(this.one('SELECT COALESCE(SUM(amount), 0) AS h FROM holds')!.h);
   }
 
-  credit(name: string, amount: number): number {
-    this.sql.exec('INSERT OR IGNORE INTO account (id, name, balance) VALUES (1, ?, 0)', name);
-    this.sql.exec('UPDATE account SET balance = balance + ? WHERE id = 1', amount);
+  credit(name: string, amount: number, create: boolean): number | null {
+    if (create) this.sql.exec('INSERT OR IGNORE INTO account (id, name, balance) VALUES (1, ?, 0)', name);
+    if (this.sql.exec('UPDATE account SET balance = balance + ? WHERE id = 1', amount).rowsWritten === 0) return null;
     return this.balance()!;
   }
 
@@ -169,7 +169,7 @@ export class DurableLedger implements Ledger {
   }
 
   async issueKey(hash: string, rec: KeyRecord, credits: number) {
-    await this.acct(rec.account).credit(rec.account, credits);
+    await this.acct(rec.account).credit(rec.account, credits, true);
     await this.keys().putKey(hash, rec);
   }
 
@@ -177,8 +177,8 @@ export class DurableLedger implements Ledger {
     return this.keys().deleteKey(keyId);
   }
 
-  credit(account: string, amount: number) {
-    return this.acct(account).credit(account, amount);
+  credit(account: string, amount: number, create: boolean) {
+    return this.acct(account).credit(account, amount, create);
   }
 
   account(account: string, now: number) {

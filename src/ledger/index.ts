@@ -26,8 +26,8 @@ export function failClosed(inner: Ledger): Ledger {
     wrapped[name] = async (...args: unknown[]) => {
       try {
         return await (inner[name] as (...a: unknown[]) => Promise<unknown>)(...args);
-      } catch (err) {
-        console.error(`ledger.${name} failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+      } catch {
+        // Never log the error itself: a store error can quote the command, stored responses included.
         throw storeUnavailable();
       }
     };

@@ -87,7 +87,8 @@ export interface Ledger {
   issueKey(hash: string, rec: KeyRecord, credits: number): Promise<void>;
   /** Revokes by key id; false when no such key. */
   revokeKey(keyId: string): Promise<boolean>;
-  credit(account: string, amount: number): Promise<number>;
+  /** Adds credits and returns the new balance; null when the account does not exist and `create` is false. */
+  credit(account: string, amount: number, create: boolean): Promise<number | null>;
   account(account: string, now: number): Promise<AccountView | null>;
   admit(req: AdmitRequest): Promise<AdmitResult>;
   settle(req: SettleRequest): Promise<SettleResult>;

@@ -89,6 +89,12 @@ if KEYS[2] ~= '' and redis.call('HEXISTS', KEYS[2], 'r') == 0 then redis.call('D
 return 1
 `;
 
+// KEYS: account  ARGV: amount, create (1|0) → new balance, or nil when the account does not exist
+const CREDIT = `
+if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1])
+`;
+
 type Reply = [string, ...(string | number)[]];
 
 /** HGETALL without automatic deserialization is a flat [field, value, …] list. */
@@ -103,6 +109,7 @@ export class UpstashLedger implements Ledger {
   private readonly admitScript;
   private readonly settleScript;
   private readonly releaseScript;
+  private readonly creditScript;
 
   constructor(opts: { url: string; token: string }) {
     // retry: false — a blind retry of a money operation is not ours to make; failures surface as 503.
@@ -110,6 +117,7 @@ export class UpstashLedger implements Ledger {
     this.admitScript = this.redis.createScript<Reply>(ADMIT);
     this.settleScript = this.redis.createScript<Reply>(SETTLE);
     this.releaseScript = this.redis.createScript<Reply>(RELEASE);
+    this.creditScript = this.redis.createScript<number | null>(CREDIT);
   }
 
   private k(account: string, part: string) {
@@ -140,8 +148,9 @@ export class UpstashLedger implements Ledger {
     return true;
   }
 
-  credit(account: string, amount: number): Promise<number> {
-    return this.redis.hincrby(this.k(account, 'a'), 'balance', amount);
+  async credit(account: string, amount: number, create: boolean): Promise<number | null> {
+    const balance = await this.creditScript.exec([this.k(account, 'a')], [String(amount), create ? '1' : '0']);
+    return balance === null ? null : Number(balance);
   }
 
   async account(account: string, now: number): Promise<AccountView | null> {

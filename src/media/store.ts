@@ -1,5 +1,17 @@
-// Re-hosting outputs in R2 under unguessable keys, streamed with a known length (no whole-file buffering).
-import { upstreamError } from '../http/errors';
+// Re-hosting outputs in R2 under unguessable keys, streamed with a known length (no whole-file buffering), and
+// serving them (or proxied worker files) from the gateway's origin: only image/video types recognised from the
+// bytes themselves, always with `nosniff` and a sandboxing CSP.
+import { BodyError, declaredLength, readCapped } from '../http/body';
+import { ApiError, upstreamError } from '../http/errors';
+import { upstreamBodyError } from '../providers/upstream';
+import { mediaHeaders, SERVABLE, sniff, SNIFF_BYTES, type MediaKind } from './sniff';
+
+const MiB = 1024 * 1024;
+
+/** Largest output accepted, by kind (streamed, so this bounds time and storage, not memory). */
+export const MAX_OUTPUT: Record<'image' | 'video', number> = { image: 32 * MiB, video: 512 * MiB };
+/** Largest output accepted without a Content-Length: it has to be buffered to learn its length. */
+export const MAX_UNSIZED = 8 * MiB;
 
 export interface StoredMedia {
   key: string;
@@ -7,25 +19,96 @@ export interface StoredMedia {
   contentType: string;
 }
 
-/** Largest body accepted without a Content-Length (it must be buffered to learn its length). */
-const MAX_UNSIZED = 64 * 1024 * 1024;
+const notMedia = () => upstreamError('The provider returned a file that is not an image or video');
 
-export async function putMedia(bucket: R2Bucket, key: string, res: Response, account: string, fallbackType: string): Promise<StoredMedia> {
-  if (!res.ok || !res.body) throw upstreamError(`The output could not be fetched for re-hosting (HTTP ${res.status})`);
-  const contentType = res.headers.get('content-type')?.split(';')[0] || fallbackType;
-  const declared = Number(res.headers.get('content-length'));
-  let body: ReadableStream | ArrayBuffer;
+/** First bytes of a stream for sniffing, and a stream that still yields everything. */
+async function peek(body: ReadableStream<Uint8Array>, n: number): Promise<{ head: Uint8Array; stream: ReadableStream<Uint8Array> }> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  while (got < n) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+  }
+  const head = chunks.length === 1 ? chunks[0]! : concat(chunks, got);
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      if (head.length) c.enqueue(head);
+    },
+    async pull(c) {
+      const { done, value } = await reader.read();
+      if (done) c.close();
+      else c.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { head, stream };
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The type of an output by its first bytes, which must be the expected kind and servable. */
+function typeOf(head: Uint8Array, kind: Extract<MediaKind, 'image' | 'video'>): string {
+  const found = sniff(head);
+  if (!found || found.kind !== kind || !SERVABLE.has(found.type)) throw notMedia();
+  return found.type;
+}
+
+/**
+ * Streams a provider file into R2 under `keyFor(ext)`: typed by its bytes, capped by kind, with a known length
+ * (Content-Length, or a bounded buffer when there is none). Any failure is a 502 (nothing is charged upstream of it).
+ */
+export async function putMedia(
+  bucket: R2Bucket,
+  res: Response,
+  kind: 'image' | 'video',
+  keyFor: (ext: string) => string,
+  account: string,
+): Promise<StoredMedia> {
+  if (!res.ok || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    throw upstreamError(`The output could not be fetched for re-hosting (HTTP ${res.status})`);
+  }
+  const declared = declaredLength(res);
   let size: number;
-  if (Number.isSafeInteger(declared) && declared > 0 && !res.headers.has('content-encoding')) {
+  let body: ReadableStream<Uint8Array> | Uint8Array;
+  let contentType: string;
+  if (declared !== null) {
+    if (declared === 0 || declared > MAX_OUTPUT[kind]) {
+      await res.body.cancel().catch(() => {});
+      throw upstreamError('The output is too large to re-host');
+    }
+    const { head, stream } = await peek(res.body, SNIFF_BYTES);
+    try {
+      contentType = typeOf(head, kind);
+    } catch (err) {
+      await stream.cancel().catch(() => {});
+      throw err;
+    }
     const fixed = new FixedLengthStream(declared);
-    void res.body.pipeTo(fixed.writable).catch(() => {});
+    void stream.pipeTo(fixed.writable).catch(() => {});
     body = fixed.readable;
     size = declared;
   } else {
-    body = await res.arrayBuffer();
+    try {
+      body = await readCapped(res, { max: MAX_UNSIZED });
+    } catch (err) {
+      throw err instanceof BodyError && err.reason === 'too_large' ? upstreamError('The output is too large to re-host without a known length') : upstreamBodyError(err);
+    }
+    contentType = typeOf(body.subarray(0, SNIFF_BYTES), kind);
     size = body.byteLength;
-    if (size > MAX_UNSIZED) throw upstreamError('The output is too large to re-host without a known length');
   }
+  const key = keyFor(extensionOf(contentType));
   try {
     await bucket.put(key, body, {
       httpMetadata: { contentType, cacheControl: 'private, max-age=0' },
@@ -37,40 +120,58 @@ export async function putMedia(bucket: R2Bucket, key: string, res: Response, acc
   return { key, size, contentType };
 }
 
+const EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif', 'video/mp4': 'mp4', 'video/webm': 'webm', 'video/quicktime': 'mov' };
+export const extensionOf = (type: string) => EXT[type] ?? 'bin';
+
 /** Serves an R2 object with Range (206), If-None-Match (304), ETag and private caching. */
 export async function serveMedia(bucket: R2Bucket, key: string, req: Request): Promise<Response | null> {
   const head = await bucket.head(key);
   if (!head) return null;
-  const headers = new Headers({ 'accept-ranges': 'bytes', 'cache-control': 'private, max-age=0', etag: head.httpEtag });
-  head.writeHttpMetadata(headers);
-  headers.set('cache-control', 'private, max-age=0');
+  const type = head.httpMetadata?.contentType ?? '';
+  if (!SERVABLE.has(type)) return null;
+  const headers = mediaHeaders(type);
+  headers.set('etag', head.httpEtag);
   const inm = req.headers.get('if-none-match');
   if (inm && inm.split(',').some((t) => t.trim() === head.httpEtag || t.trim() === '*')) {
     return new Response(null, { status: 304, headers });
   }
   const range = parseRange(req.headers.get('range'), head.size);
-  if (range === 'unsatisfiable') {
-    headers.set('content-range', `bytes */${head.size}`);
-    return new Response(null, { status: 416, headers });
-  }
+  if (range === 'unsatisfiable') throw rangeNotSatisfiable(head.size);
   const obj = await bucket.get(key, range ? { range } : {});
   if (!obj || !('body' in obj)) return null;
   if (range) {
     headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
     headers.set('content-length', String(range.length));
-    return new Response(obj.body, { status: 206, headers });
+    return new Response(req.method === 'HEAD' ? null : obj.body, { status: 206, headers });
   }
   headers.set('content-length', String(head.size));
   return new Response(req.method === 'HEAD' ? null : obj.body, { status: 200, headers });
 }
 
-/** Streams a provider file to the customer under our own headers (never the provider's URL or cookies). */
+/** 416 in the error envelope, with the size the client should have asked within. */
+export const rangeNotSatisfiable = (size: number | null) =>
+  new ApiError(416, 'range_not_satisfiable', 'The requested range is outside the file', 'Range', { 'content-range': `bytes */${size ?? '*'}` });
+
+/**
+ * Streams a provider file to the customer under our own headers (never the provider's URL or cookies). The type
+ * must be a servable image/video type; a 416 from the upstream is answered in the envelope.
+ */
 export function proxyFile(upstream: Response, contentType: string, head: boolean): Response {
-  const headers = new Headers({ 'content-type': contentType, 'cache-control': 'private, max-age=0', 'accept-ranges': 'bytes' });
+  if (upstream.status === 416) {
+    void upstream.body?.cancel().catch(() => {});
+    const total = upstream.headers.get('content-range')?.match(/\/(\d+)$/)?.[1];
+    throw rangeNotSatisfiable(total ? Number(total) : null);
+  }
+  if (!SERVABLE.has(contentType)) {
+    void upstream.body?.cancel().catch(() => {});
+    throw notMedia();
+  }
+  const headers = mediaHeaders(contentType);
   for (const h of ['content-length', 'content-range', 'etag', 'last-modified']) {
     const v = upstream.headers.get(h);
     if (v) headers.set(h, v);
   }
+  if (head) void upstream.body?.cancel().catch(() => {});
   return new Response(head ? null : upstream.body, { status: upstream.status, headers });
 }
 

@@ -6,7 +6,8 @@ import { ApiError } from '../http/errors';
 import { randomId } from '../http/crypto';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
-import { deliverBase64, deliverUrl, imageKey, type DeliverContext } from '../media/deliver';
+import { Bytes, embeddedLength, jsonText } from '../http/json-stream';
+import { deliverBase64, deliverUrl, imageKey, MAX_B64_TOTAL, type DeliverContext } from '../media/deliver';
 import { providerFor } from '../providers';
 import type { ImageRequest } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
@@ -27,7 +28,8 @@ const MAX_REPLAY_BYTES = 900 * 1024;
 
 /** What an Idempotency-Key replays: the body, or a marker when it is too large to keep. */
 function replayRecord(body: unknown): string {
-  const stored = JSON.stringify({ body });
+  if (embeddedLength(body) > MAX_REPLAY_BYTES) return JSON.stringify({ omitted: true });
+  const stored = jsonText({ body });
   return stored.length > MAX_REPLAY_BYTES ? JSON.stringify({ omitted: true }) : stored;
 }
 
@@ -55,14 +57,20 @@ export async function runImages(
   try {
     const result = await provider.generateImages(route, job, { shortRetention: Boolean(env.MEDIA) });
     const ctx: DeliverContext = { cfg, bucket: env.MEDIA, provider, account: key.account, origin };
-    const data = await Promise.all(
-      result.assets.map(async (asset) => ({
-        ...(job.responseFormat === 'b64_json'
-          ? { b64_json: await deliverBase64(ctx, asset) }
-          : { url: await deliverUrl(ctx, asset, imageKey(asset.contentType)) }),
-        ...(result.revisedPrompt && { revised_prompt: result.revisedPrompt }),
-      })),
-    );
+    const revised = result.revisedPrompt ? { revised_prompt: result.revisedPrompt } : {};
+    let data: ({ url: string } | { b64_json: Bytes })[];
+    if (job.responseFormat === 'b64_json') {
+      // One shared byte budget: the images are held until the response is sent.
+      data = [];
+      let budget = MAX_B64_TOTAL;
+      for (const asset of result.assets) {
+        const b64 = await deliverBase64(ctx, asset, budget);
+        budget -= b64.size;
+        data.push({ b64_json: b64, ...revised });
+      }
+    } else {
+      data = await Promise.all(result.assets.map(async (asset) => ({ url: await deliverUrl(ctx, asset, 'image', imageKey), ...revised })));
+    }
     const cost = route.unitMicro * data.length;
     const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
     // The free tier moves no money: it only needs the ledger again to record an Idempotency-Key response.

@@ -6,6 +6,7 @@ import { planFrames, videoCost, type FramePlan } from '../catalog/video';
 import { ApiError, notFound } from '../http/errors';
 import { hmac, randomId } from '../http/crypto';
 import { decodeJob, encodeJob, type Job } from '../jobs/id';
+import type { UrlRules } from '../http/urls';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
 import { deliverUrl, type DeliverContext } from '../media/deliver';
@@ -42,6 +43,7 @@ export interface Ctx {
   ledger: Ledger;
   key: KeyRecord;
   origin: string;
+  urlRules: UrlRules;
 }
 
 export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: IdempotencyInput): Promise<Enqueued | { replay: unknown }> {
@@ -60,7 +62,7 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   if (replay !== null) return { replay: JSON.parse(replay) };
   let requestId: string;
   try {
-    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA) });
+    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules });
   } catch (err) {
     await ledger.release({ account: key.account, holdId: holdId || undefined, idemKey: idem?.key }).catch(() => {});
     throw err;
@@ -117,7 +119,7 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   if (state.status !== 'completed') return state;
   const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
   const key = await videoKey(cfg, id);
-  const url = await deliverUrl(dctx, state.asset, key, true);
+  const url = await deliverUrl(dctx, state.asset, 'video', key);
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
   if (planned === 0) return { status: 'completed', url, asset: state.asset, mediaKey: key, costMicro: 0, chargedNow: false };
   // Bill what was delivered: the file's own duration when it is shorter than planned (e.g. a short avatar audio).

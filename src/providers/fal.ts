@@ -1,12 +1,22 @@
 // fal.ai adapter on plain fetch (see README "Why not @fal-ai/client"): sync runner for images, queue for video.
 // Every request carries `Authorization: Key …` and `X-Fal-Store-IO: 0`. Status/result URLs are always rebuilt
-// from the configured queue host + endpoint id + request id, never taken from a response or a job id.
+// from the configured queue host + endpoint id + request id, never taken from a response or a job id. Output
+// URLs are used only when their host is on FAL_MEDIA_HOSTS; fal's own error text never reaches a customer.
+import * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { Route } from '../catalog/resolve';
-import { base64 } from '../http/crypto';
 import { ApiError, badRequest, providerUnavailable, upstreamError, upstreamTimeout } from '../http/errors';
+import { Bytes, jsonStream, sized } from '../http/json-stream';
+import { allowedOutput } from '../http/urls';
 import type { Asset, ImageRequest, ImageResult, InputFile, Provider, RunOptions, VideoRequest, VideoState } from './types';
-import { readJsonBody, upstreamFetch } from './upstream';
+import { expectShape, fetchFollowing, readJsonBody, upstreamFetch } from './upstream';
+
+// What fal returns, validated at the boundary (anything else is a 502, never a 500).
+const output = z.object({ url: z.string(), content_type: z.optional(z.unknown()) });
+const imagesReply = z.object({ images: z.array(output), prompt: z.optional(z.unknown()) });
+const submitReply = z.object({ request_id: z.string().check(z.minLength(1), z.maxLength(200)) });
+const statusReply = z.object({ status: z.enum(['IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']) });
+const videoReply = z.object({ video: output });
 
 /** CDN lifetime asked of fal when outputs are re-hosted privately. */
 export const FAL_SHORT_RETENTION_SECONDS = 3600;
@@ -19,10 +29,15 @@ export function endpointBase(id: string): string {
 
 const encPath = (id: string) => id.split('/').map(encodeURIComponent).join('/');
 
-export class FalProvider implements Provider {
-  constructor(private readonly cfg: Config, private readonly timeoutMs: number) {}
+const foreignOutput = () => upstreamError('The provider returned an output from an unexpected location');
 
-  private headers(opts?: RunOptions): HeadersInit {
+export class FalProvider implements Provider {
+  constructor(
+    private readonly cfg: Config,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private headers(opts?: RunOptions): Record<string, string> {
     if (!this.cfg.FAL_KEY) throw providerUnavailable('The paid provider is not configured');
     const h: Record<string, string> = {
       authorization: `Key ${this.cfg.FAL_KEY}`,
@@ -37,9 +52,16 @@ export class FalProvider implements Provider {
   }
 
   private async call(url: string, init: RequestInit): Promise<unknown> {
+    const deadline = Date.now() + this.timeoutMs;
     const res = await upstreamFetch(url, init, this.timeoutMs);
     if (!res.ok) throw await falError(res);
-    return readJsonBody(res);
+    return readJsonBody(res, deadline);
+  }
+
+  /** An output URL as an asset, or a 502 when fal points somewhere not on the allow-list. */
+  private asset(url: string, contentType: unknown, fallback: string): Asset {
+    if (!allowedOutput(url, this.cfg.falMediaHosts)) throw foreignOutput();
+    return { kind: 'url', url, contentType: typeof contentType === 'string' ? contentType : fallback };
   }
 
   async generateImages(route: Route, req: ImageRequest, opts: RunOptions): Promise<ImageResult> {
@@ -51,72 +73,76 @@ export class FalProvider implements Provider {
       enable_safety_checker: true,
       ...(req.seed !== undefined && { seed: req.seed }),
     };
-    const out = (await this.call(`${this.cfg.falRunBase}/${encPath(route.endpoint)}`, {
+    const reply = await this.call(`${this.cfg.falRunBase}/${encPath(route.endpoint)}`, {
       method: 'POST',
       headers: this.headers(opts),
       body: JSON.stringify(input),
-    })) as { images?: { url?: unknown; content_type?: unknown }[]; prompt?: unknown };
-    const assets: Asset[] = (out.images ?? [])
-      .filter((i) => typeof i?.url === 'string' && /^https?:\/\//.test(i.url as string))
-      .slice(0, req.n)
-      .map((i) => ({ kind: 'url', url: i.url as string, contentType: typeof i.content_type === 'string' ? i.content_type : `image/${req.format}` }));
+    });
+    const out = expectShape(imagesReply, reply);
+    const assets = out.images.slice(0, req.n).map((i) => this.asset(i.url, i.content_type, `image/${req.format}`));
     if (!assets.length) throw upstreamError('The provider returned no images');
     const revised = typeof out.prompt === 'string' && out.prompt !== req.prompt ? out.prompt : undefined;
     return { assets, revisedPrompt: revised };
   }
 
   async submitVideo(route: Route, req: VideoRequest, opts: RunOptions): Promise<string> {
-    const out = (await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}`, {
+    const body = jsonStream(videoInput(route, req));
+    const headers = { ...this.headers(opts), 'content-length': String(body.length) };
+    const reply = await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}`, {
       method: 'POST',
-      headers: this.headers(opts),
-      body: JSON.stringify(await videoInput(route, req)),
-    })) as { request_id?: unknown };
-    if (typeof out.request_id !== 'string' || !out.request_id) throw upstreamError('The provider did not return a request id');
-    return out.request_id;
+      headers,
+      body: sized(body),
+    });
+    return expectShape(submitReply, reply).request_id;
   }
 
   async videoStatus(endpoint: string, requestId: string): Promise<VideoState> {
     const base = `${this.cfg.falQueueBase}/${encPath(endpointBase(endpoint))}/requests/${encodeURIComponent(requestId)}`;
-    const status = (await this.call(`${base}/status?logs=0`, { headers: this.headers() })) as { status?: string; queue_position?: number };
+    const status = expectShape(statusReply, await this.call(`${base}/status?logs=0`, { headers: this.headers() }));
     if (status.status === 'IN_QUEUE') return { status: 'queued', progress: 0 };
     if (status.status === 'IN_PROGRESS') return { status: 'in_progress', progress: 50 };
-    if (status.status !== 'COMPLETED') throw upstreamError('The provider returned an unknown job status');
     // COMPLETED is final for failures too: the result call returns the job's error.
+    const deadline = Date.now() + this.timeoutMs;
     const res = await upstreamFetch(base, { headers: this.headers() }, this.timeoutMs);
     if (!res.ok) {
       const err = await falError(res);
-      return { status: 'failed', code: err.code === 'upstream_timeout' ? 'upstream_timeout' : 'generation_failed', message: err.message };
+      return err.code === 'upstream_timeout'
+        ? { status: 'failed', code: 'upstream_timeout', message: 'The provider timed out generating the video' }
+        : { status: 'failed', code: 'generation_failed', message: 'The provider could not generate the video' };
     }
-    const out = (await readJsonBody(res)) as { video?: { url?: unknown; content_type?: unknown } };
-    const url = out.video?.url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return { status: 'failed', code: 'generation_failed', message: 'The provider returned no video' };
-    return { status: 'completed', asset: { kind: 'url', url, contentType: typeof out.video?.content_type === 'string' ? out.video.content_type : 'video/mp4' } };
+    const out = expectShape(videoReply, await readJsonBody(res, deadline));
+    return { status: 'completed', asset: this.asset(out.video.url, out.video.content_type, 'video/mp4') };
   }
 
-  open(asset: Asset, range?: string | null): Promise<Response> {
+  async open(asset: Asset, range?: string | null): Promise<Response> {
     if (asset.kind !== 'url') throw upstreamError('Not a provider URL');
-    return upstreamFetch(asset.url, { headers: range ? { range } : {} }, this.timeoutMs);
+    const rules = this.cfg.falMediaHosts;
+    const check = (u: string) => (allowedOutput(u, rules) ? new URL(u) : null);
+    const first = check(asset.url);
+    if (!first) throw foreignOutput();
+    let res: Response | null;
+    try {
+      res = await fetchFollowing(first, check, { headers: range ? { range } : {}, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) throw upstreamTimeout();
+      throw upstreamError('The provider could not be reached');
+    }
+    if (!res) throw foreignOutput();
+    return res;
   }
 }
 
-async function videoInput(route: Route, req: VideoRequest): Promise<Record<string, unknown>> {
+function videoInput(route: Route, req: VideoRequest): Record<string, unknown> {
   const seed = req.seed !== undefined ? { seed: req.seed } : {};
   const resolution = Math.min(req.width, req.height) >= 720 ? '720p' : '480p';
   if (route.canonical === 'avatar') {
-    return {
-      prompt: req.prompt,
-      image_url: await asUrl(req.image!),
-      audio_url: await asUrl(req.audio!),
-      num_frames: req.frames,
-      resolution,
-      ...seed,
-    };
+    return { prompt: req.prompt, image_url: inputValue(req.image!), audio_url: inputValue(req.audio!), num_frames: req.frames, resolution, ...seed };
   }
   if (req.image) {
     const ratio = req.width === req.height ? '1:1' : req.width > req.height ? '16:9' : '9:16';
     return {
       prompt: req.prompt,
-      image_url: await asUrl(req.image),
+      image_url: inputValue(req.image),
       num_frames: req.frames,
       frames_per_second: req.fps,
       resolution,
@@ -127,31 +153,36 @@ async function videoInput(route: Route, req: VideoRequest): Promise<Record<strin
   return { prompt: req.prompt, num_frames: req.frames, enable_prompt_expansion: false, ...seed };
 }
 
-/** fal takes inputs by URL; an uploaded file is sent inline as a data: URI (never stored on a public CDN by us). */
-async function asUrl(input: InputFile): Promise<string> {
+/**
+ * fal takes inputs by URL: a customer URL is passed on (fal fetches it, not the gateway); uploaded bytes travel
+ * inline as a data: URI streamed into the request body (never put on a public CDN by us).
+ */
+function inputValue(input: InputFile): string | Bytes {
   if ('url' in input) return input.url;
-  const data = base64(new Uint8Array(await input.file.arrayBuffer()));
-  return `data:${input.file.type || 'application/octet-stream'};base64,${data}`;
+  return new Bytes(input.loaded.bytes, `data:${input.loaded.type};base64,`);
 }
 
-/** Maps fal's error responses onto the gateway's codes. */
+/** Field names fal may report in a 422 (its `loc`); anything else is not repeated to the customer. */
+const FIELD = /^[a-z_][a-z0-9_]{0,63}$/i;
+
+/** Maps fal's error responses onto the gateway's codes, in the gateway's own words. */
 export async function falError(res: Response): Promise<ApiError> {
   let body: { detail?: unknown; error_type?: unknown } = {};
   try {
-    body = (await res.json()) as typeof body;
+    body = ((await readJsonBody(res)) ?? {}) as typeof body;
   } catch {
-    /* not JSON */
+    /* not JSON: the status decides */
   }
-  const type = String(res.headers.get('x-fal-error-type') ?? body.error_type ?? '');
+  const type = String(res.headers.get('x-fal-error-type') ?? (typeof body === 'object' ? body.error_type : '') ?? '');
   if (res.status === 422) {
-    const first = Array.isArray(body.detail) ? (body.detail[0] as { loc?: unknown[]; msg?: string } | undefined) : undefined;
-    const field = first?.loc?.filter((p) => p !== 'body').join('.') || null;
-    const msg = first?.msg ?? (typeof body.detail === 'string' ? body.detail : 'invalid input');
-    return badRequest(field, `The provider rejected the request${field ? ` (${field})` : ''}: ${msg}`);
+    const first = Array.isArray(body?.detail) ? (body.detail[0] as { loc?: unknown } | undefined) : undefined;
+    const loc = Array.isArray(first?.loc) ? first.loc.filter((p) => p !== 'body') : [];
+    const field = loc.length && loc.every((p) => typeof p === 'string' && FIELD.test(p)) ? loc.join('.') : null;
+    return badRequest(field, field ? `The provider rejected the value of '${field}'` : 'The provider rejected the request');
   }
   if (res.status === 504 || type === 'request_timeout' || type === 'startup_timeout') return upstreamTimeout();
   if (res.status === 429) {
     return new ApiError(503, 'provider_unavailable', 'The provider is at capacity; retry shortly', null, { 'retry-after': '5' });
   }
-  return upstreamError(`The provider failed (HTTP ${res.status}${type ? `, ${type}` : ''})`);
+  return upstreamError(`The provider failed (HTTP ${res.status})`);
 }

@@ -1,5 +1,7 @@
 // One interface for both upstreams. Routes never see fal or ComfyUI specifics.
 import type { Route } from '../catalog/resolve';
+import type { UrlRules } from '../http/urls';
+import type { LoadedInput } from '../media/inputs';
 
 /** A generated file: a public URL (fal) or a private reference only the gateway may open (worker). */
 export type Asset =
@@ -22,8 +24,12 @@ export interface ImageResult {
   revisedPrompt?: string;
 }
 
-/** An uploaded or referenced input file for video (portrait image, audio). */
-export type InputFile = { url: string } | { file: File };
+/**
+ * A customer input for video (portrait or start image, audio), named by the request field it came from: a URL
+ * (fal fetches it itself; for the worker the gateway fetches it under the customer-URL rules), or bytes
+ * already typed by their content (uploads, data: URIs).
+ */
+export type InputFile = { field: string; url: string } | { field: string; loaded: LoadedInput };
 
 export interface VideoRequest {
   prompt: string;
@@ -45,10 +51,12 @@ export type VideoState =
 export interface RunOptions {
   /** Ask the provider to expire its own copies quickly (outputs are re-hosted privately). */
   shortRetention: boolean;
+  /** The rules a customer URL must pass before the gateway fetches it (worker-tier inputs). */
+  urlRules: UrlRules;
 }
 
 export interface Provider {
-  generateImages(route: Route, req: ImageRequest, opts: RunOptions): Promise<ImageResult>;
+  generateImages(route: Route, req: ImageRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<ImageResult>;
   submitVideo(route: Route, req: VideoRequest, opts: RunOptions): Promise<string>;
   videoStatus(endpoint: string, requestId: string): Promise<VideoState>;
   /** Opens an asset's bytes (Range passed through when given). */

@@ -1,23 +1,42 @@
 // The self-hosted ComfyUI worker (free test tier), on ComfyUI's native API: upload inputs, POST /prompt with a
 // filled workflow template, watch /history/{id}, read outputs through /view. Auth in front of the worker is a
 // bearer token or AWS SigV4 (aws4fetch). Worker URLs never leave this module: outputs are private Assets.
+// Everything the worker returns is validated here; its own error text is never passed on.
 import { AwsClient } from 'aws4fetch';
+import * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { Route } from '../catalog/resolve';
 import { providerUnavailable, upstreamError, upstreamTimeout } from '../http/errors';
-import type { Asset, ImageRequest, ImageResult, InputFile, Provider, VideoRequest, VideoState } from './types';
-import { readJsonBody, sleep, upstreamFetch } from './upstream';
+import { fetchInput, type InputKind, type LoadedInput } from '../media/inputs';
+import type { Asset, ImageRequest, ImageResult, InputFile, Provider, RunOptions, VideoRequest, VideoState } from './types';
+import { expectShape, readJsonBody, sleep, upstreamFetch } from './upstream';
 import { WORKFLOWS, type WorkflowInputs } from './workflows';
 
-interface HistoryEntry {
-  outputs?: Record<string, { images?: FileRef[]; gifs?: (FileRef & { format?: string })[]; animated?: boolean[] }>;
-  status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] };
-}
-interface FileRef {
-  filename: string;
-  subfolder?: string;
-  type?: string;
-}
+// What ComfyUI returns (server.py / execution.py), validated at the boundary.
+const safeName = z.string().check(
+  z.minLength(1),
+  z.maxLength(255),
+  z.refine((s) => !s.includes('..') && !/^[/\\]|^[a-z]:/i.test(s), 'unsafe path'),
+);
+const fileRef = z.object({
+  filename: safeName,
+  subfolder: z.optional(z.union([z.literal(''), safeName])),
+  type: z.optional(z.enum(['output', 'temp'])),
+  format: z.optional(z.string()),
+});
+const historyEntry = z.object({
+  outputs: z.optional(
+    z.record(z.string(), z.object({ images: z.optional(z.array(fileRef)), gifs: z.optional(z.array(fileRef)), animated: z.optional(z.array(z.boolean())) })),
+  ),
+  status: z.optional(z.object({ status_str: z.optional(z.string()), messages: z.optional(z.array(z.tuple([z.string(), z.unknown()]))) })),
+});
+const historyReply = z.record(z.string(), historyEntry);
+const queueReply = z.object({ queue_running: z.array(z.array(z.unknown())), queue_pending: z.optional(z.array(z.unknown())) });
+const promptReply = z.object({ prompt_id: z.optional(z.string()) });
+const uploadReply = z.object({ name: safeName, subfolder: z.optional(z.union([z.literal(''), safeName])) });
+
+type HistoryEntry = z.infer<typeof historyEntry>;
+type FileRef = z.infer<typeof fileRef>;
 
 const POLL_MS = 250;
 const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0]! % 2 ** 31;
@@ -26,42 +45,47 @@ export class WorkerProvider implements Provider {
   private readonly base: string;
   private readonly signer: AwsClient | null;
 
-  constructor(private readonly cfg: Config, private readonly timeoutMs: number) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly timeoutMs: number,
+  ) {
     if (!cfg.workerBase) throw providerUnavailable('The free test tier is not available: no worker is configured');
     this.base = cfg.workerBase;
     const a = cfg.workerAuth;
-    this.signer = a?.kind === 'sigv4' ? new AwsClient({ accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey, region: a.region, service: a.service }) : null;
+    // retries: 0 — aws4fetch would otherwise retry failed calls (POST /prompt included) ten times on its own.
+    this.signer =
+      a?.kind === 'sigv4' ? new AwsClient({ accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey, region: a.region, service: a.service, retries: 0 }) : null;
   }
 
-  private async fetch(path: string, init: RequestInit = {}, timeoutMs = this.timeoutMs): Promise<Response> {
+  private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const url = `${this.base}${path}`;
     const auth = this.cfg.workerAuth;
     const headers = new Headers(init.headers);
     if (auth?.kind === 'bearer') headers.set('authorization', `Bearer ${auth.token}`);
     const doFetch = this.signer ? (this.signer.fetch.bind(this.signer) as typeof fetch) : fetch;
-    return upstreamFetch(url, { ...init, headers }, timeoutMs, doFetch);
+    return upstreamFetch(url, { ...init, headers }, this.timeoutMs, doFetch);
   }
 
   private async json(path: string, init?: RequestInit): Promise<unknown> {
+    const deadline = Date.now() + this.timeoutMs;
     const res = await this.fetch(path, init);
     if (!res.ok) throw await workerError(res);
-    return readJsonBody(res);
+    return readJsonBody(res, deadline);
   }
 
   private async queuePrompt(workflow: string, inputs: WorkflowInputs): Promise<string> {
     const build = WORKFLOWS[workflow];
-    if (!build) throw upstreamError(`No workflow template for '${workflow}'`);
+    if (!build) throw upstreamError('No workflow template for this model');
     const body = { prompt: build(inputs), client_id: 'phi-gateway', prompt_id: crypto.randomUUID() };
-    const out = (await this.json('/prompt', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })) as { prompt_id?: unknown };
-    return typeof out.prompt_id === 'string' ? out.prompt_id : body.prompt_id;
+    const out = expectShape(
+      promptReply,
+      await this.json('/prompt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    );
+    return out.prompt_id ?? body.prompt_id;
   }
 
   private async history(promptId: string): Promise<HistoryEntry | null> {
-    const h = (await this.json(`/history/${encodeURIComponent(promptId)}`)) as Record<string, HistoryEntry>;
+    const h = expectShape(historyReply, await this.json(`/history/${encodeURIComponent(promptId)}`));
     return h[promptId] ?? null;
   }
 
@@ -77,8 +101,7 @@ export class WorkerProvider implements Provider {
     for (;;) {
       const entry = await this.history(id);
       if (entry) {
-        const failure = failed(entry);
-        if (failure) throw upstreamError(failure);
+        if (failed(entry)) throw upstreamError('The worker failed to generate the images');
         const assets = collect(entry, 'image').slice(0, req.n);
         if (!assets.length) throw upstreamError('The worker produced no images');
         return { assets };
@@ -91,8 +114,8 @@ export class WorkerProvider implements Provider {
     }
   }
 
-  async submitVideo(route: Route, req: VideoRequest): Promise<string> {
-    const [image, audio] = await Promise.all([this.upload(req.image, 'image'), this.upload(req.audio, 'audio')]);
+  async submitVideo(route: Route, req: VideoRequest, opts: RunOptions): Promise<string> {
+    const [image, audio] = await Promise.all([this.upload(req.image, 'image', opts), this.upload(req.audio, 'audio', opts)]);
     return this.queuePrompt(route.endpoint, {
       prompt: req.prompt,
       seed: req.seed ?? randomSeed(),
@@ -108,12 +131,11 @@ export class WorkerProvider implements Provider {
   async videoStatus(_workflow: string, promptId: string): Promise<VideoState> {
     const entry = await this.history(promptId);
     if (!entry) {
-      const q = (await this.json('/queue')) as { queue_running?: unknown[][] };
-      const running = (q.queue_running ?? []).some((item) => item[1] === promptId);
+      const q = expectShape(queueReply, await this.json('/queue'));
+      const running = q.queue_running.some((item) => item[1] === promptId);
       return running ? { status: 'in_progress', progress: 50 } : { status: 'queued', progress: 0 };
     }
-    const failure = failed(entry);
-    if (failure) return { status: 'failed', code: 'generation_failed', message: failure };
+    if (failed(entry)) return { status: 'failed', code: 'generation_failed', message: 'The worker failed to generate the video' };
     const asset = collect(entry, 'video')[0];
     if (!asset) return { status: 'failed', code: 'generation_failed', message: 'The worker produced no video' };
     return { status: 'completed', asset };
@@ -125,51 +147,84 @@ export class WorkerProvider implements Provider {
     return this.fetch(`/view?${q}`, { headers: range ? { range } : {} });
   }
 
-  /** Puts an input on the worker (ComfyUI loads inputs by name); URL inputs are fetched by the gateway first. */
-  private async upload(input: InputFile | undefined, what: string): Promise<string | undefined> {
+  /** Puts an input on the worker (ComfyUI loads inputs by name); URLs are fetched under the customer-URL rules. */
+  private async upload(input: InputFile | undefined, kind: InputKind, opts: RunOptions): Promise<string | undefined> {
     if (!input) return undefined;
-    let file: File;
-    if ('file' in input) {
-      file = input.file;
-    } else {
-      const res = await upstreamFetch(input.url, {}, this.timeoutMs);
-      if (!res.ok) throw upstreamError(`The ${what} URL could not be fetched (HTTP ${res.status})`);
-      const type = res.headers.get('content-type') ?? 'application/octet-stream';
-      file = new File([await res.arrayBuffer()], `${what}.${extFor(type)}`, { type });
-    }
-    const form = new FormData();
-    const name = `phi_${crypto.randomUUID()}.${extFor(file.type) || file.name.split('.').pop() || 'bin'}`;
-    form.append('image', new File([file], name, { type: file.type }));
-    form.append('type', 'input');
-    form.append('overwrite', 'true');
-    // Serialise the multipart body so SigV4 can hash it.
-    const encoded = new Request('http://form.local', { method: 'POST', body: form });
-    const out = (await this.json('/upload/image', {
-      method: 'POST',
-      headers: { 'content-type': encoded.headers.get('content-type')! },
-      body: await encoded.arrayBuffer(),
-    })) as { name?: string; subfolder?: string };
-    if (!out.name) throw upstreamError('The worker did not accept the upload');
+    const file: LoadedInput = 'url' in input ? await fetchInput(input.url, kind, input.field, opts.urlRules, this.timeoutMs) : input.loaded;
+    const form = multipart({ type: 'input', overwrite: 'true' }, 'image', `phi_${crypto.randomUUID()}.${file.ext}`, file);
+    const headers: Record<string, string> = { 'content-type': form.type, 'content-length': String(form.length) };
+    // SigV4 signs a hash of the body: compute it over one pass of the stream, then send a second pass.
+    if (this.signer) headers['x-amz-content-sha256'] = await sha256Hex(form.stream());
+    const out = expectShape(uploadReply, await this.json('/upload/image', { method: 'POST', headers, body: fixed(form.stream(), form.length) }));
     return out.subfolder ? `${out.subfolder}/${out.name}` : out.name;
   }
 }
 
-function failed(entry: HistoryEntry): string | null {
-  if (entry.status?.status_str !== 'error') return null;
-  const err = entry.status.messages?.find(([event]) => event === 'execution_error' || event === 'execution_interrupted');
-  const type = err?.[0] === 'execution_interrupted' ? 'interrupted' : String(err?.[1]?.exception_type ?? 'error');
-  return `The worker failed to generate (${type})`;
+/** A multipart/form-data body with some text fields and one file, streamed from its parts (no copy of the file). */
+function multipart(fields: Record<string, string>, name: string, filename: string, file: LoadedInput) {
+  const boundary = `----phi${crypto.randomUUID().replace(/-/g, '')}`;
+  const enc = new TextEncoder();
+  const head = enc.encode(
+    Object.entries(fields)
+      .map(([k, v]) => `--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+      .join('') + `--${boundary}\r\ncontent-disposition: form-data; name="${name}"; filename="${filename}"\r\ncontent-type: ${file.type}\r\n\r\n`,
+  );
+  const tail = enc.encode(`\r\n--${boundary}--\r\n`);
+  const size = file.bytes instanceof Blob ? file.bytes.size : file.bytes.byteLength;
+  return {
+    type: `multipart/form-data; boundary=${boundary}`,
+    length: head.byteLength + size + tail.byteLength,
+    stream(): ReadableStream<Uint8Array> {
+      const parts = [head, file.bytes, tail];
+      let i = 0;
+      let inner: ReadableStreamDefaultReader<Uint8Array> | null = null;
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          for (;;) {
+            if (inner) {
+              const { done, value } = await inner.read();
+              if (!done) return controller.enqueue(value);
+              inner = null;
+              i++;
+            }
+            const part = parts[i];
+            if (!part) return controller.close();
+            if (part instanceof Blob) {
+              inner = part.stream().getReader() as ReadableStreamDefaultReader<Uint8Array>;
+              continue;
+            }
+            i++;
+            return controller.enqueue(part);
+          }
+        },
+      });
+    },
+  };
 }
+
+function fixed(stream: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  const f = new FixedLengthStream(length);
+  void stream.pipeTo(f.writable).catch(() => {});
+  return f.readable;
+}
+
+async function sha256Hex(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const digest = new crypto.DigestStream('SHA-256');
+  await stream.pipeTo(digest);
+  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const failed = (entry: HistoryEntry) => entry.status?.status_str === 'error';
 
 /** Reads all three ComfyUI output shapes: images (SaveImage), images+animated (SaveVideo), gifs (VHS). */
 function collect(entry: HistoryEntry, want: 'image' | 'video'): Asset[] {
   const out: Asset[] = [];
   for (const node of Object.values(entry.outputs ?? {})) {
     const animated = node.animated?.some(Boolean) ?? false;
-    const files = [...(node.gifs ?? []), ...(node.images ?? [])];
-    for (const f of files) {
-      const type = contentTypeOf(f.filename, (f as { format?: string }).format);
-      const isVideo = type.startsWith('video/') || animated || (node.gifs?.includes(f) ?? false);
+    const gifs = node.gifs ?? [];
+    for (const f of [...gifs, ...(node.images ?? [])]) {
+      const type = contentTypeOf(f);
+      const isVideo = type.startsWith('video/') || animated || gifs.includes(f);
       if ((want === 'video') !== isVideo) continue;
       out.push({ kind: 'worker', filename: f.filename, subfolder: f.subfolder ?? '', type: f.type ?? 'output', contentType: type });
     }
@@ -179,21 +234,15 @@ function collect(entry: HistoryEntry, want: 'image' | 'video'): Asset[] {
 
 const TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', mp4: 'video/mp4', webm: 'video/webm' };
 
-function contentTypeOf(filename: string, format?: string): string {
-  if (format?.startsWith('video/')) return format.includes('webm') ? 'video/webm' : 'video/mp4';
-  return TYPES[filename.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
+function contentTypeOf(f: FileRef): string {
+  if (f.format?.startsWith('video/')) return f.format.includes('webm') ? 'video/webm' : 'video/mp4';
+  return TYPES[f.filename.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
 }
 
-function extFor(type: string): string {
-  const t = type.split(';')[0]!.trim();
-  return { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'audio/wav': 'wav', 'audio/x-wav': 'wav', 'audio/mpeg': 'mp3', 'audio/mp4': 'm4a', 'audio/flac': 'flac', 'audio/ogg': 'ogg' }[t] ?? '';
-}
-
+/** The worker's failures in the gateway's words (ComfyUI's error bodies are not passed on). */
 async function workerError(res: Response): Promise<Error> {
-  if (res.status === 400) {
-    const body = (await res.json().catch(() => ({}))) as { error?: { type?: string } };
-    return upstreamError(`The worker rejected the workflow (${body.error?.type ?? 'invalid_prompt'})`);
-  }
+  await res.body?.cancel().catch(() => {});
+  if (res.status === 400) return upstreamError('The worker rejected the workflow');
   if (res.status === 401 || res.status === 403) return upstreamError('The worker refused the gateway credentials');
   return upstreamError(`The worker failed (HTTP ${res.status})`);
 }

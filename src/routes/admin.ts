@@ -2,11 +2,14 @@ import { Hono } from 'hono/tiny';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { forgetKeys, requireAdmin } from '../http/auth';
-import { randomId, sha256Hex } from '../http/crypto';
-import { notFound } from '../http/errors';
+import { TEST_KEY } from '../http/auth';
+import { randomHex, randomId, sha256Hex } from '../http/crypto';
+import { badRequest, notFound } from '../http/errors';
 import { parse, readJson } from '../http/validate';
 
-const accountName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, _ . -'));
+/** Account names: 1-64 of a-z 0-9 _ . - starting with a letter or digit (one spelling per account). */
+const ACCOUNT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const accountName = z.string().check(z.regex(ACCOUNT, "must be 1-64 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit"));
 const micro = z.int().check(z.gte(0), z.lte(1e12));
 
 const issueBody = z.object({
@@ -16,7 +19,15 @@ const issueBody = z.object({
   rpm: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
 });
 
-const creditBody = z.object({ amount_micro: micro.check(z.gte(1)) });
+const creditBody = z.object({ amount_micro: micro.check(z.gte(1)), create: z.optional(z.boolean()) });
+
+/** The account named in the path: valid, and never the shared test key's (reserved) account. */
+function accountParam(raw: string | undefined): string {
+  const { account } = parse(z.object({ account: accountName }), { account: raw });
+  return account;
+}
+
+const reserved = () => badRequest('account', `Account '${TEST_KEY.account}' is reserved for the shared test key`);
 
 /** Default per-key limit for operator-issued keys (requests per minute). */
 export const DEFAULT_RPM = 60;
@@ -28,10 +39,11 @@ export const admin = new Hono<AppEnv>()
   })
   .post('/keys', async (c) => {
     const body = parse(issueBody, await readJson(c.req.raw));
+    if (body.account === TEST_KEY.account) throw reserved();
     const key = `phi_${randomId(32)}`;
     const rec = {
       keyId: `key_${randomId(12)}`,
-      account: body.account ?? `acct_${randomId(12)}`,
+      account: body.account ?? `acct_${randomHex(12)}`,
       tier: body.tier,
       rpm: body.rpm ?? DEFAULT_RPM,
     };
@@ -44,13 +56,15 @@ export const admin = new Hono<AppEnv>()
     return c.json({ key_id: c.req.param('keyId'), revoked: true });
   })
   .post('/accounts/:account/credits', async (c) => {
-    const { account } = parse(z.object({ account: accountName }), { account: c.req.param('account') });
-    const { amount_micro } = parse(creditBody, await readJson(c.req.raw));
-    const balance = await c.get('ledger').credit(account, amount_micro);
+    const account = accountParam(c.req.param('account'));
+    if (account === TEST_KEY.account) throw reserved();
+    const { amount_micro, create } = parse(creditBody, await readJson(c.req.raw));
+    const balance = await c.get('ledger').credit(account, amount_micro, create ?? false);
+    if (balance === null) throw notFound(`No such account '${account}'; send "create": true to open it with these credits`);
     return c.json({ account, balance_micro: balance });
   })
   .get('/accounts/:account', async (c) => {
-    const view = await c.get('ledger').account(c.req.param('account'), Date.now());
+    const view = await c.get('ledger').account(accountParam(c.req.param('account')), Date.now());
     if (!view) throw notFound('No such account');
     return c.json({ ...view, available_micro: view.balance_micro - view.held_micro });
   });

@@ -5,6 +5,7 @@ import { badRequest } from '../http/errors';
 import { parse, parseJson } from '../http/validate';
 import { idempotencyFrom } from '../pipeline/admit';
 import { runImages } from '../pipeline/images';
+import { jsonStream, sized } from '../http/json-stream';
 
 const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
 
@@ -59,5 +60,7 @@ export const images = new Hono<AppEnv>().post('/images/generations', async (c) =
   const out = await runImages(c.env, c.get('cfg'), c.get('ledger'), c.get('key'), origin, job, idem);
   c.header('x-phi-cost-micro', String(out.costMicro));
   if (out.replayed) c.header('idempotent-replayed', 'true');
-  return c.json(out.body);
+  // b64_json bodies stream their base64 from the image bytes (never one big string in memory).
+  const json = jsonStream(out.body);
+  return c.body(sized(json), 200, { 'content-type': 'application/json' });
 });

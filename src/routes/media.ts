@@ -15,7 +15,7 @@ export const media = new Hono<AppEnv>().on(['GET', 'HEAD'], '/media/:key', async
   if (worker) {
     const res = await providerFor('worker', cfg).open(worker, c.req.header('range'));
     if (res.status === 404) throw notFound('No such media');
-    if (!res.ok) throw upstreamError(`The worker could not serve the file (HTTP ${res.status})`);
+    if (!res.ok && res.status !== 416) throw upstreamError(`The worker could not serve the file (HTTP ${res.status})`);
     return proxyFile(res, worker.contentType, c.req.method === 'HEAD');
   }
   const bucket = c.env.MEDIA;

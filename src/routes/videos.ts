@@ -11,9 +11,12 @@ import { admit, idempotencyFrom } from '../pipeline/admit';
 import { enqueueVideo, loadJob, pollJob, rememberEnqueue, type Ctx, type Polled, type VideoInput } from '../pipeline/videos';
 import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
+import { b64url } from '../http/crypto';
+import type { UrlRules } from '../http/urls';
+import { checkInputUrl, dataUriInput, typedInput, type InputKind } from '../media/inputs';
 
 const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
-const mediaUrl = z.string().check(z.regex(/^(https?:\/\/|data:)/i, 'must be an http(s) or data: URL'), z.maxLength(20 * 1024 * 1024));
+const mediaUrl = z.string().check(z.regex(/^(https?:\/\/|data:)/i, 'must be an https or data: URL'), z.maxLength(16 * 1024 * 1024));
 const numeric = z.pipe(z.union([z.number(), z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number'))]), z.transform(Number));
 
 const videoBody = z.looseObject({
@@ -40,11 +43,11 @@ function parseSize(size: string | null | undefined): { width: number; height: nu
   return { width, height };
 }
 
-/** JSON or multipart/form-data (the OpenAI SDK's videos.create); files become InputFiles. */
-async function readVideoRequest(c: Context<AppEnv>): Promise<{ input: VideoInput; raw: string }> {
+/** JSON or multipart/form-data (the OpenAI SDK's videos.create); files and data: URIs are typed by their bytes. */
+async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ input: VideoInput; raw: string }> {
   const type = c.req.header('content-type') ?? '';
   let fields: Record<string, unknown>;
-  const files: { image?: File; audio?: File } = {};
+  const files: { image?: InputFile; audio?: InputFile } = {};
   let raw: string;
   if (type.startsWith('multipart/form-data')) {
     let form: FormData;
@@ -57,17 +60,15 @@ async function readVideoRequest(c: Context<AppEnv>): Promise<{ input: VideoInput
     const sig: string[] = [];
     for (const [name, value] of form) {
       if (typeof value === 'string') {
-        const m = name.match(/^input_reference\[image_url\]$/);
-        if (m) fields.input_reference = { image_url: value };
+        if (name === 'input_reference[image_url]') fields.input_reference = { image_url: value };
         else fields[name] = value;
         sig.push(`${name}=${value}`);
-      } else {
-        const f = value as File;
-        if (name === 'input_reference' || name === 'image') files.image = f;
-        else if (name === 'audio' || name === 'audio_file') files.audio = f;
-        else throw badRequest(name, `Unexpected file field '${name}'`);
-        sig.push(`${name}:${f.size}:${f.type}`);
+        continue;
       }
+      const kind = name === 'input_reference' || name === 'image' ? 'image' : name === 'audio' || name === 'audio_file' ? 'audio' : null;
+      if (!kind) throw badRequest(name, `Unexpected file field '${name}': send the image as 'input_reference' and the audio as 'audio'`);
+      files[kind] = { field: name, loaded: await typedInput(value as File, kind, name) };
+      sig.push(`${name}:${await fileDigest(value as File)}`);
     }
     raw = sig.join('\n');
   } else {
@@ -75,11 +76,10 @@ async function readVideoRequest(c: Context<AppEnv>): Promise<{ input: VideoInput
     fields = parseJson(raw);
   }
   const body = parse(videoBody, fields);
-  if (files.image && !/^image\//.test(files.image.type)) throw badRequest('input_reference', 'The input reference must be an image file');
-  if (files.audio && !/^audio\//.test(files.audio.type)) throw badRequest('audio', 'The audio input must be an audio file');
+  const imageField = body.image_url ? 'image_url' : 'input_reference.image_url';
   const imageUrl = body.image_url ?? body.input_reference?.image_url;
-  const image: InputFile | undefined = files.image ? { file: files.image } : imageUrl ? { url: imageUrl } : undefined;
-  const audio: InputFile | undefined = files.audio ? { file: files.audio } : body.audio_url ? { url: body.audio_url } : undefined;
+  const image = files.image ?? (imageUrl ? await urlInput(imageUrl, 'image', imageField, rules) : undefined);
+  const audio = files.audio ?? (body.audio_url ? await urlInput(body.audio_url, 'audio', 'audio_url', rules) : undefined);
   return {
     raw,
     input: {
@@ -95,7 +95,25 @@ async function readVideoRequest(c: Context<AppEnv>): Promise<{ input: VideoInput
   };
 }
 
-const ctxOf = (c: Context<AppEnv>): Ctx => ({ env: c.env, cfg: c.get('cfg'), ledger: c.get('ledger'), key: c.get('key'), origin: new URL(c.req.url).origin });
+/** A URL input: data: URIs are decoded and typed now; other URLs must pass the fetch rules (fetched later, if at all). */
+async function urlInput(url: string, kind: InputKind, field: string, rules: UrlRules): Promise<InputFile> {
+  if (url.startsWith('data:')) return { field, loaded: await dataUriInput(url, kind, field) };
+  checkInputUrl(url, field, rules);
+  return { field, url };
+}
+
+async function fileDigest(file: File): Promise<string> {
+  const digest = new crypto.DigestStream('SHA-256');
+  await file.stream().pipeTo(digest);
+  return b64url(new Uint8Array(await digest.digest));
+}
+
+const ctxOf = (c: Context<AppEnv>): Ctx => {
+  const cfg = c.get('cfg');
+  const origin = new URL(c.req.url);
+  const urlRules: UrlRules = { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [origin.host, ...(cfg.workerHost ? [cfg.workerHost] : [])] };
+  return { env: c.env, cfg, ledger: c.get('ledger'), key: c.get('key'), origin: origin.origin, urlRules };
+};
 
 /** The OpenAI Video object (all fields present), plus `url` / `cost_micro` extensions when completed. */
 function videoObject(id: string, job: Job, state: Polled | { status: 'queued'; progress: 0 }) {
@@ -122,7 +140,7 @@ const POLL_AFTER_MS = '2000';
 
 async function enqueue(c: Context<AppEnv>) {
   const ctx = ctxOf(c);
-  const { input, raw } = await readVideoRequest(c);
+  const { input, raw } = await readVideoRequest(c, ctx.urlRules);
   const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'videos', raw);
   const out = await enqueueVideo(ctx, input, idem);
   c.header('x-phi-cost-micro', '0');
@@ -162,8 +180,8 @@ export const videos = new Hono<AppEnv>()
     let res = ctx.env.MEDIA ? await serveMedia(ctx.env.MEDIA, state.mediaKey, c.req.raw) : null;
     if (!res) {
       const upstream = await providerFor(job.p, ctx.cfg).open(state.asset, c.req.header('range'));
-      if (!upstream.ok) throw notFound('The video is no longer available upstream');
-      res = proxyFile(upstream, 'video/mp4', false);
+      if (!upstream.ok && upstream.status !== 416) throw notFound('The video is no longer available upstream');
+      res = proxyFile(upstream, state.asset.kind === 'worker' ? state.asset.contentType : 'video/mp4', false);
     }
     // A raw Response does not inherit c.header(): the first download can be the request that settles the bill.
     res.headers.set('x-phi-cost-micro', String(state.chargedNow ? state.costMicro : 0));

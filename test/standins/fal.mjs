@@ -1,7 +1,9 @@
 // Stand-in for fal.ai (sync runner + queue + CDN files), speaking the protocol in shared/reference/fal.md.
 // In-memory, 127.0.0.1 only, only node: builtins. Failure injection by markers in the input `prompt`
 // (so concurrent tests don't interfere): #fal-422 #fal-500 #fal-503 #fal-timeout #fal-hang #fal-partial
-// #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio. Every request except /__calls is recorded in `calls`.
+// #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio, and hostile ones: #fal-foreign-url (an output URL on a
+// host that is not fal's CDN), #fal-html (an "image" that is an HTML page), #fal-422-url (a 422 whose message quotes
+// a CDN URL). Every request except /__calls is recorded in `calls`.
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { png, mp4 } from './media.mjs';
@@ -42,6 +44,9 @@ const int = (input, field, def, min, max, loc = field) => {
 };
 const seedOf = (input) => (Number.isInteger(input.seed) ? input.seed : Math.floor(Math.random() * 2 ** 31));
 
+const FOREIGN_URL = 'https://cdn.evil.example/files/owned.png';
+const HTML = Buffer.from('<!doctype html><script>fetch("/v1/account")</script>');
+
 /** Image models (ids containing `flux`). */
 function imageModel(input, addFile, partial) {
   str(input, 'prompt');
@@ -60,8 +65,9 @@ function imageModel(input, addFile, partial) {
   const seed = seedOf(input);
   // The file is always PNG bytes (served as image/png); for output_format=jpeg the JSON still says image/jpeg.
   // Pixels are scaled down 16x to keep fixtures small; the JSON reports the requested width/height.
+  const hostile = (bytes) => input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL : input.prompt.includes('#fal-html') ? addFile('png', HTML) : addFile('png', bytes);
   const images = Array.from({ length: partial ? 1 : n }, (_, i) => ({
-    url: addFile('png', png(Math.max(1, Math.round(w / 16)), Math.max(1, Math.round(h / 16)), [seed & 255, (seed >> 8) & 255, i * 60])),
+    url: hostile(png(Math.max(1, Math.round(w / 16)), Math.max(1, Math.round(h / 16)), [seed & 255, (seed >> 8) & 255, i * 60])),
     width: w, height: h, content_type: format === 'png' ? 'image/png' : 'image/jpeg',
   }));
   return { images, timings: { inference: 0.42 }, seed, has_nsfw_concepts: images.map(() => false), prompt: input.prompt };
@@ -86,8 +92,8 @@ function videoModel(id, input, addFile) {
   const fps = int(input, 'frames_per_second', infinitalk ? 25 : 16, 4, 60);
   // #fal-short-audio: InfiniTalk stops when the audio does — here after 2 s, whatever num_frames asked for.
   const seconds = infinitalk && input.prompt.includes('#fal-short-audio') ? Math.min(2, frames / fps) : frames / fps;
-  const bytes = mp4({ seconds, fps, width: 64, height: 64 });
-  const url = addFile('mp4', bytes);
+  const bytes = input.prompt.includes('#fal-html') ? HTML : mp4({ seconds, fps, width: 64, height: 64 });
+  const url = input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL.replace('.png', '.mp4') : addFile('mp4', bytes);
   return { video: { url, content_type: 'video/mp4', file_name: url.split('/').pop(), file_size: bytes.length }, seed: seedOf(input) };
 }
 
@@ -120,6 +126,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0 } =
     if (input === undefined) return { error: invalid([], 'Expecting value: invalid JSON body', 'value_error.jsondecode') };
     if (!input || typeof input !== 'object' || Array.isArray(input)) return { error: invalid([], 'value is not a valid dict', 'type_error.dict') };
     const prompt = typeof input.prompt === 'string' ? input.prompt : '';
+    if (prompt.includes('#fal-422-url')) return { error: invalid('image_url', 'Could not load https://v3.fal.media/files/zebra/SECRET-customer-file.png (403 Forbidden)') };
     if (prompt.includes('#fal-422')) return { error: invalid('prompt', 'Injected validation error (#fal-422)') };
     if (prompt.includes('#fal-500')) return { error: failure(500, 'Internal error', 'internal_error') };
     if (prompt.includes('#fal-503')) return { error: failure(503, 'Runner unavailable', 'runner_unavailable') };

@@ -1,0 +1,84 @@
+// Customer input files (a portrait or start image, a voice track): uploaded multipart parts, data: URIs or URLs.
+// Each is typed by its bytes and capped. The gateway itself fetches a URL only for the worker tier (fal fetches
+// its own inputs), under the customer-URL rules, and every way that fetch can fail gives the same answer.
+import { readCapped } from '../http/body';
+import { badRequest, type ApiError } from '../http/errors';
+import { fromBase64 } from '../http/crypto';
+import { customerUrl, type UrlRules } from '../http/urls';
+import { fetchFollowing } from '../providers/upstream';
+import { sniff, SNIFF_BYTES, type MediaKind } from './sniff';
+
+const MiB = 1024 * 1024;
+
+export type InputKind = Extract<MediaKind, 'image' | 'audio'>;
+
+/** Largest input accepted, by kind (uploads, data: URIs and fetched URLs alike). */
+export const INPUT_MAX: Record<InputKind, number> = { image: 8 * MiB, audio: 10 * MiB };
+
+const ACCEPTED: Record<InputKind, { types: readonly string[]; words: string }> = {
+  image: { types: ['image/png', 'image/jpeg', 'image/webp'], words: 'a PNG, JPEG or WebP image' },
+  audio: { types: ['audio/wav', 'audio/mpeg', 'audio/mp4', 'audio/flac', 'audio/ogg'], words: 'WAV, MP3, M4A, FLAC or OGG audio' },
+};
+
+/** An input ready to hand to a provider: its bytes and the type they were recognised as. */
+export interface LoadedInput {
+  bytes: Blob | Uint8Array;
+  type: string;
+  ext: string;
+}
+
+const wrongType = (field: string, kind: InputKind) =>
+  badRequest(field, `'${field}' must be ${ACCEPTED[kind].words} of at most ${INPUT_MAX[kind] / MiB} MiB`);
+
+/** Types bytes by their content; a mismatch names the field and what is accepted. */
+export async function typedInput(bytes: Blob | Uint8Array, kind: InputKind, field: string): Promise<LoadedInput> {
+  const size = bytes instanceof Blob ? bytes.size : bytes.byteLength;
+  if (size === 0 || size > INPUT_MAX[kind]) throw wrongType(field, kind);
+  const head = bytes instanceof Blob ? new Uint8Array(await bytes.slice(0, SNIFF_BYTES).arrayBuffer()) : bytes.subarray(0, SNIFF_BYTES);
+  const found = sniff(head);
+  if (!found || !ACCEPTED[kind].types.includes(found.type)) throw wrongType(field, kind);
+  return { bytes, type: found.type, ext: found.ext };
+}
+
+/** The message for every way a customer URL can fail: nothing here tells a refused port from a 404. */
+export const unreachable = (field: string, kind: InputKind): ApiError =>
+  badRequest(field, `'${field}' could not be retrieved as ${ACCEPTED[kind].words}: use a public https URL that answers 200 with at most ${INPUT_MAX[kind] / MiB} MiB`);
+
+/** Parse-time check of a URL input: a data: URI, or an address the fetch rules allow. */
+export function checkInputUrl(raw: string, field: string, rules: UrlRules): void {
+  if (raw.startsWith('data:')) return;
+  if (!customerUrl(raw, rules)) {
+    throw badRequest(field, `'${field}' must be a public https URL (no IP addresses, internal names or gateway hosts) or a data: URI`);
+  }
+}
+
+/** Decodes a base64 data: URI (bytes typed by content, not by the declared type). */
+export async function dataUriInput(raw: string, kind: InputKind, field: string): Promise<LoadedInput> {
+  const m = raw.match(/^data:[\w.+/-]*(?:;[\w-]+=[\w.-]+)*;base64,([A-Za-z0-9+/]*={0,2})$/);
+  if (!m || (m[1]!.length * 3) / 4 > INPUT_MAX[kind] + 3) throw wrongType(field, kind);
+  const bytes = fromBase64(m[1]!);
+  if (!bytes) throw wrongType(field, kind);
+  return typedInput(bytes, kind, field);
+}
+
+/** Fetches a customer URL under the rules: no redirect off the rules, a streamed cap, typed by content. */
+export async function fetchInput(raw: string, kind: InputKind, field: string, rules: UrlRules, timeoutMs: number): Promise<LoadedInput> {
+  if (raw.startsWith('data:')) return dataUriInput(raw, kind, field);
+  const url = customerUrl(raw, rules);
+  if (!url) throw unreachable(field, kind);
+  let bytes: Uint8Array;
+  try {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const res = await fetchFollowing(url, (next) => customerUrl(next, rules), { signal, headers: { accept: `${kind}/*` } });
+    if (!res || res.status !== 200) {
+      await res?.body?.cancel().catch(() => {});
+      throw unreachable(field, kind);
+    }
+    bytes = await readCapped(res, { max: INPUT_MAX[kind], deadline: Date.now() + timeoutMs });
+  } catch {
+    throw unreachable(field, kind);
+  }
+  return typedInput(bytes, kind, field).catch(() => {
+    throw unreachable(field, kind);
+  });
+}
