@@ -254,7 +254,7 @@ async function main() {
   const comfy = await startComfy({ token: WORKER_TOKEN, port: 0 });
   cleanups.push(() => comfy.close());
   log(`fal stand-in on ${fal.origin}, ComfyUI stand-in on ${comfy.url}`);
-  const vars = { ...VARS, FAL_KEY, FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, WORKER_URL: comfy.url, WORKER_TOKEN };
+  const vars = { ...VARS, FAL_KEY, FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, FAL_MEDIA_HOSTS: fal.origin, WORKER_URL: comfy.url, WORKER_TOKEN };
 
   const results = {};
   const falDirect = async () => {

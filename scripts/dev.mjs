@@ -22,7 +22,8 @@ const stops = [];
 if (!configured('FAL_KEY')) {
   const fal = await startFal({ key: 'local-fal-key', port: Number(process.env.FAL_STANDIN_PORT ?? 8790) });
   stops.push(() => fal.close());
-  Object.assign(vars, { FAL_KEY: 'local-fal-key', FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl });
+  // The stand-in's CDN is plain http on loopback: allow exactly its origin (fal's real CDN stays the default).
+  Object.assign(vars, { FAL_KEY: 'local-fal-key', FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, FAL_MEDIA_HOSTS: fal.origin });
   console.log(`[dev] fal stand-in on ${fal.origin} (set FAL_KEY to use the real fal.ai)`);
 }
 if (!configured('WORKER_URL')) {

@@ -27,8 +27,10 @@ app.use(configured);
 
 // Generation routes: x-phi-tier on every response (413 included), then the body cap, then auth + PHI gate.
 app.use('/v1/images/*', phiTier, limitBody(MiB), generation);
-// `/v1/videos/*` also matches `/v1/videos` itself. Multipart carries the input files.
-app.use('/v1/videos/*', phiTier, limitBody(20 * MiB), generation);
+// `/v1/videos/*` also matches `/v1/videos` itself. Multipart carries the input files (6 MiB image + 6 MiB audio);
+// a JSON body (data: URIs included) is held whole while it is parsed, so it gets less.
+const isMultipart = (c: Context<AppEnv>) => (c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
+app.use('/v1/videos/*', phiTier, limitBody((c) => (isMultipart(c) ? 13 * MiB : 2 * MiB)), generation);
 app.use('/v1/account', customer);
 app.use('/admin/*', limitBody(64 * 1024));
 

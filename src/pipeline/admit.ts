@@ -6,18 +6,19 @@ import { sha256Hex } from '../http/crypto';
 
 export interface IdempotencyInput {
   key: string;
-  /** What the key must keep meaning: route + body. */
-  request: string;
+  /** What the key must keep meaning: a hash of route + body. */
+  fingerprint: string;
 }
 
 /** How long an Idempotency-Key replays its first response. */
 export const IDEMPOTENCY_TTL_SEC = 24 * 3600;
 
-export async function idempotencyFrom(header: string | undefined, scope: string, body: string): Promise<IdempotencyInput | undefined> {
+/** The Idempotency-Key of a request, bound to a digest of its body (the body itself is not kept). */
+export async function idempotencyFrom(header: string | undefined, scope: string, bodyDigest: string): Promise<IdempotencyInput | undefined> {
   if (header === undefined) return undefined;
   const key = header.trim();
   if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw badRequest('Idempotency-Key', 'Idempotency-Key must be 1-255 visible ASCII characters');
-  return { key: `${scope}:${await sha256Hex(key)}`, request: `${scope}\n${body}` };
+  return { key: `${scope}:${await sha256Hex(key)}`, fingerprint: await sha256Hex(`${scope}\n${bodyDigest}`) };
 }
 
 /**
@@ -29,7 +30,7 @@ export async function admit(
   key: KeyRecord,
   opts: { hold?: AdmitRequest['hold']; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: string },
 ): Promise<string | null> {
-  const idem = opts.idem && { key: opts.idem.key, fingerprint: await sha256Hex(opts.idem.request), pendingTtlSec: opts.pendingTtlSec ?? 300 };
+  const idem = opts.idem && { key: opts.idem.key, fingerprint: opts.idem.fingerprint, pendingTtlSec: opts.pendingTtlSec ?? 300 };
   const r = await ledger.admit({
     account: key.account,
     keyId: opts.bucket ? `${key.keyId}:${opts.bucket}` : key.keyId,

@@ -1,6 +1,7 @@
 import { Hono } from 'hono/tiny';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
+import { sha256Hex } from '../http/crypto';
 import { badRequest } from '../http/errors';
 import { parse, parseJson } from '../http/validate';
 import { idempotencyFrom } from '../pipeline/admit';
@@ -55,7 +56,7 @@ export const images = new Hono<AppEnv>().post('/images/generations', async (c) =
     format: body.output_format ?? 'png',
     responseFormat: body.response_format ?? 'url',
   } as const;
-  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'images', raw);
+  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'images', await sha256Hex(raw));
   const origin = new URL(c.req.url).origin;
   const out = await runImages(c.env, c.get('cfg'), c.get('ledger'), c.get('key'), origin, job, idem);
   c.header('x-phi-cost-micro', String(out.costMicro));

@@ -11,7 +11,7 @@ import { admit, idempotencyFrom } from '../pipeline/admit';
 import { enqueueVideo, loadJob, pollJob, rememberEnqueue, type Ctx, type Polled, type VideoInput } from '../pipeline/videos';
 import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
-import { b64url } from '../http/crypto';
+import { b64url, sha256Hex } from '../http/crypto';
 import type { UrlRules } from '../http/urls';
 import { checkInputUrl, dataUriInput, typedInput, type InputKind } from '../media/inputs';
 
@@ -44,11 +44,12 @@ function parseSize(size: string | null | undefined): { width: number; height: nu
 }
 
 /** JSON or multipart/form-data (the OpenAI SDK's videos.create); files and data: URIs are typed by their bytes. */
-async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ input: VideoInput; raw: string }> {
+async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ input: VideoInput; digest: string }> {
   const type = c.req.header('content-type') ?? '';
   let fields: Record<string, unknown>;
   const files: { image?: InputFile; audio?: InputFile } = {};
-  let raw: string;
+  // What an Idempotency-Key is bound to: a digest of the fields (files by their own digest); the text is not kept.
+  let digest: string;
   if (type.startsWith('multipart/form-data')) {
     let form: FormData;
     try {
@@ -70,9 +71,10 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
       files[kind] = { field: name, loaded: await typedInput(value as File, kind, name) };
       sig.push(`${name}:${await fileDigest(value as File)}`);
     }
-    raw = sig.join('\n');
+    digest = await sha256Hex(sig.join('\n'));
   } else {
-    raw = await c.req.text();
+    const raw = await c.req.text();
+    digest = await sha256Hex(raw);
     fields = parseJson(raw);
   }
   const body = parse(videoBody, fields);
@@ -81,7 +83,7 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
   const image = files.image ?? (imageUrl ? await urlInput(imageUrl, 'image', imageField, rules) : undefined);
   const audio = files.audio ?? (body.audio_url ? await urlInput(body.audio_url, 'audio', 'audio_url', rules) : undefined);
   return {
-    raw,
+    digest,
     input: {
       prompt: body.prompt,
       model: body.model ?? undefined,
@@ -140,8 +142,8 @@ const POLL_AFTER_MS = '2000';
 
 async function enqueue(c: Context<AppEnv>) {
   const ctx = ctxOf(c);
-  const { input, raw } = await readVideoRequest(c, ctx.urlRules);
-  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'videos', raw);
+  const { input, digest } = await readVideoRequest(c, ctx.urlRules);
+  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'videos', digest);
   const out = await enqueueVideo(ctx, input, idem);
   c.header('x-phi-cost-micro', '0');
   if ('replay' in out) {

@@ -3,10 +3,11 @@
 // (so concurrent tests don't interfere): #fal-422 #fal-500 #fal-503 #fal-timeout #fal-hang #fal-partial
 // #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio, and hostile ones: #fal-foreign-url (an output URL on a
 // host that is not fal's CDN), #fal-html (an "image" that is an HTML page), #fal-422-url (a 422 whose message quotes
-// a CDN URL). Every request except /__calls is recorded in `calls`.
+// a CDN URL). For load and memory runs: #fal-size-<bytes> pads every output file to that size; #fal-chunked serves
+// the outputs without a Content-Length. Every request except /__calls is recorded in `calls`.
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { png, mp4 } from './media.mjs';
+import { png, mp4, padded } from './media.mjs';
 
 const PRESETS = { square_hd: [1024, 1024], square: [512, 512], portrait_4_3: [768, 1024],
   portrait_16_9: [576, 1024], landscape_4_3: [1024, 768], landscape_16_9: [1024, 576] };
@@ -106,18 +107,21 @@ function jobFailure(prompt) {
 
 /**
  * Start the fal stand-in on 127.0.0.1.
- * @param {{ key?: string, prefix?: string, port?: number }} [opts]
+ * @param {{ key?: string, prefix?: string, port?: number, record?: boolean }} [opts] `record: false` keeps no
+ *   call log (load and memory runs)
  * @returns {Promise<{ origin: string, runUrl: string, queueUrl: string, calls: any[], close(): Promise<void> }>}
  */
-export async function startFal({ key = 'test-fal-key', prefix = '', port = 0 } = {}) {
+export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, record = true } = {}) {
   prefix = prefix.replace(/^\/+|\/+$/g, '');
   prefix = prefix ? `/${prefix}` : '';
   /** @type {any[]} */ const calls = [];
   const jobs = new Map(), files = new Map(), timers = new Set();
   let origin = '';
+  let fileOpts = { size: 0, chunked: false }; // set per request from the prompt's markers
   const addFile = (ext, bytes) => {
     const name = `${randomUUID()}.${ext}`;
-    files.set(name, { bytes, type: ext === 'png' ? 'image/png' : 'video/mp4' });
+    const body = fileOpts.size > bytes.length ? padded(bytes, fileOpts.size) : bytes;
+    files.set(name, { bytes: body, type: ext === 'png' ? 'image/png' : 'video/mp4', chunked: fileOpts.chunked });
     return `${origin}/files/${name}`;
   };
 
@@ -126,6 +130,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0 } =
     if (input === undefined) return { error: invalid([], 'Expecting value: invalid JSON body', 'value_error.jsondecode') };
     if (!input || typeof input !== 'object' || Array.isArray(input)) return { error: invalid([], 'value is not a valid dict', 'type_error.dict') };
     const prompt = typeof input.prompt === 'string' ? input.prompt : '';
+    fileOpts = { size: Number(prompt.match(/#fal-size-(\d+)/)?.[1] ?? 0), chunked: prompt.includes('#fal-chunked') };
     if (prompt.includes('#fal-422-url')) return { error: invalid('image_url', 'Could not load https://v3.fal.media/files/zebra/SECRET-customer-file.png (403 Forbidden)') };
     if (prompt.includes('#fal-422')) return { error: invalid('prompt', 'Injected validation error (#fal-422)') };
     if (prompt.includes('#fal-500')) return { error: failure(500, 'Internal error', 'internal_error') };
@@ -242,7 +247,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0 } =
         return send(res, req.method === 'GET' ? { status: 200, body: calls }
           : req.method === 'DELETE' ? { status: 200, body: { ok: true } } : NOT_FOUND);
       }
-      calls.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams),
+      if (record) calls.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams),
         headers: { ...req.headers }, body: input ?? null, at: Date.now() });
       const reply = await route(req, res, url, input);
       if (reply) send(res, reply);
@@ -289,7 +294,7 @@ function serveFile(req, res, file) {
     status = 206;
     headers['content-range'] = `bytes ${start}-${end}/${len}`;
   }
-  res.writeHead(status, { ...headers, 'content-length': end - start + 1 });
+  res.writeHead(status, file.chunked ? headers : { ...headers, 'content-length': end - start + 1 });
   res.end(req.method === 'HEAD' ? undefined : file.bytes.subarray(start, end + 1));
   return null;
 }

@@ -2,7 +2,7 @@
 // gateway at. Redirects, HTML posing as media, endless and oversized bodies, stalls and errors. Every request is
 // recorded, and the endless body counts how much of it the client actually pulled before it hung up.
 import { createServer } from 'node:http';
-import { png } from './media.mjs';
+import { padded, png } from './media.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -54,6 +54,8 @@ export async function startFiles({ port = 0 } = {}) {
     switch (url.pathname) {
       case '/png':
         return send(200, 'image/png', image);
+      case '/sized.png':
+        return send(200, 'image/png', padded(image, Number(url.searchParams.get('bytes') ?? 0)));
       case '/png-as-octets':
         return send(200, 'application/octet-stream', image);
       case '/wav':

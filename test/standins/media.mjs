@@ -1,6 +1,7 @@
 // Tiny, dependency-free media fixtures for the stand-ins: real PNG files and structurally valid MP4 files.
 // The MP4's H.264 parameter sets are real (so probes report codec and size) but the frame payloads are dummy
 // bytes that do not decode. Only node: builtins.
+import { randomFillSync } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 
 const CRC_TABLE = (() => {
@@ -188,4 +189,21 @@ export function mp4DurationMs(input) {
     duration = Number(b.readBigUInt64BE(mvhd.start + 24));
   } else return null;
   return timescale ? Math.round((duration * 1000) / timescale) : null;
+}
+
+/**
+ * Pads a PNG (with a private ancillary chunk before IEND) or an MP4 (with a trailing `free` box) to about `size`
+ * bytes of incompressible filler; both stay valid files of their kind.
+ * @param {Buffer} file @param {number} size @returns {Buffer}
+ */
+export function padded(file, size) {
+  const isPng = file.subarray(0, 8).equals(PNG_SIGNATURE);
+  const extra = Math.max(0, size - file.length - 12);
+  // A random 64 KiB block repeated: not compressible by anything on the path, and quick to make at 100+ MiB.
+  const filler = Buffer.alloc(extra).fill(randomFillSync(Buffer.alloc(64 * 1024)));
+  if (isPng) {
+    const iend = file.length - 12;
+    return Buffer.concat([file.subarray(0, iend), pngChunk('paDd', filler), file.subarray(iend)]);
+  }
+  return Buffer.concat([file, box('free', filler)]);
 }
