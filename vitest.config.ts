@@ -2,34 +2,53 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest(async ({ inject }) => ({
-      wrangler: { configPath: './wrangler.toml' },
-      miniflare: {
-        bindings: {
-          ADMIN_TOKEN: 'test-admin-token',
-          SIGNING_SECRET: 'test-signing-secret-0123456789abcdef0123456789',
-          TEST_API_KEY: 'phi_test_shared_key',
-          FAL_KEY: 'test-fal-key',
-          FAL_RUN_URL: inject('falRunUrl'),
-          FAL_QUEUE_URL: inject('falQueueUrl'),
-          // The stand-in's CDN is plain http on loopback: allowed by naming its scheme explicitly.
-          FAL_MEDIA_HOSTS: inject('falOrigin'),
-          WORKER_URL: inject('workerUrl'),
-          WORKER_TOKEN: 'test-worker-token',
-        },
-      },
-    })),
-  ],
   test: {
-    globalSetup: ['./test/global-setup.ts'],
-    include: ['test/**/*.test.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: '.test-results.json' },
-    testTimeout: 30_000,
-    // The gateway's one-line-per-request logs are asserted on where it matters (test/privacy.test.ts); elsewhere
-    // they would drown the report.
-    onConsoleLog: (log) => !log.startsWith('{"request_id":'),
-    hookTimeout: 30_000,
+    projects: [
+      {
+        // Everything that runs inside workerd: the gateway itself, its stores, the SDK as a client.
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                ADMIN_TOKEN: 'test-admin-token',
+                SIGNING_SECRET: 'test-signing-secret-0123456789abcdef0123456789',
+                TEST_API_KEY: 'phi_test_shared_key',
+                FAL_KEY: 'test-fal-key',
+                FAL_RUN_URL: inject('falRunUrl'),
+                FAL_QUEUE_URL: inject('falQueueUrl'),
+                // The stand-in's CDN is plain http on loopback: allowed by naming its scheme explicitly.
+                FAL_MEDIA_HOSTS: inject('falOrigin'),
+                WORKER_URL: inject('workerUrl'),
+                WORKER_TOKEN: 'test-worker-token',
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          globalSetup: ['./test/global-setup.ts'],
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/node/**'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+          // The gateway's one-line-per-request logs are asserted on where it matters (test/privacy.test.ts);
+          // elsewhere they would drown the report.
+          onConsoleLog: (log) => !log.startsWith('{"request_id":'),
+        },
+      },
+      {
+        // Tests from outside: the local dev server as a process, and (later) a real browser.
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test/node/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -34,6 +34,9 @@ if (!configured('WORKER_URL')) {
 }
 
 const args = ['dev', '--ip', '127.0.0.1', '--port', String(PORT), '--show-interactive-dev-session=false'];
+// For running several at once (the test suite starts one): another inspector port and state directory.
+if (process.env.INSPECTOR_PORT) args.push('--inspector-port', process.env.INSPECTOR_PORT);
+if (process.env.PERSIST_TO) args.push('--persist-to', process.env.PERSIST_TO);
 for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
 const child = spawn('wrangler', args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
 

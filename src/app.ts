@@ -2,6 +2,7 @@ import { Hono } from 'hono/tiny';
 import type { Context } from 'hono';
 import type { AppEnv } from './app-env';
 import { ApiError, toApiError } from './http/errors';
+import { methodNotAllowed } from './http/methods';
 import { configured, context, customer, generation, limitBody, phiTier } from './http/middleware';
 import { account } from './routes/account';
 import { admin } from './routes/admin';
@@ -41,5 +42,5 @@ app.route('/v1', media);
 app.route('/v1', videos);
 app.route('/admin', admin);
 
-app.notFound((c) => fail(new ApiError(404, 'not_found', 'Unknown route'), c));
+app.notFound((c) => fail(methodNotAllowed(app.routes, c.req.method, c.req.path) ?? new ApiError(404, 'not_found', 'Unknown route'), c));
 app.onError(fail);

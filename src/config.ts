@@ -38,6 +38,7 @@ const schema = z.object({
   PRICE_MARGIN_BPS: intVar(1000, 0, 100_000),
   UPSTREAM_TIMEOUT_SECONDS: intVar(120, 1, 900),
   ALLOW_INSECURE_URLS: flag,
+  STORE_TIMEOUT_MS: intVar(3000, 50, 60_000),
   FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
 });
 

@@ -1,4 +1,5 @@
 import type { LedgerStore } from './ledger/durable';
+import type { JobMessage } from './jobs/queue';
 
 /** Bindings and variables as wrangler passes them (all vars arrive as strings). */
 export interface Env {
@@ -28,6 +29,10 @@ export interface Env {
   UPSTREAM_TIMEOUT_SECONDS?: string;
   /** Local development only: http and loopback customer URLs (default false). */
   ALLOW_INSECURE_URLS?: string;
+  /** Deadline of one ledger call, ms (default 3000). */
+  STORE_TIMEOUT_MS?: string;
+  /** Queue of follow-up work: compensations whose outcome was unknown (and the job watcher). */
+  JOBS?: Queue<JobMessage>;
   /** Hosts fal outputs may be fetched from (default fal's CDN: fal.media, *.fal.media). */
   FAL_MEDIA_HOSTS?: string;
 }

@@ -1,5 +1,10 @@
 import { app } from './app';
+import type { Env } from './env';
+import { consume, type JobMessage } from './jobs/queue';
 
 export { LedgerStore } from './ledger/durable';
 
-export default app satisfies ExportedHandler<import('./env').Env>;
+export default {
+  fetch: (req, env, ctx) => app.fetch(req, env, ctx),
+  queue: (batch, env) => consume(batch, env),
+} satisfies ExportedHandler<Env, JobMessage>;

@@ -1,7 +1,7 @@
 // Runs in Node before the workerd test pool: starts real Redis behind the Upstash-REST stand-in, and the fal and
 // ComfyUI stand-ins. Code inside workerd reaches them on host loopback; their addresses are passed in with provide().
 import type { TestProject } from 'vitest/node';
-import { startRedis } from './standins/redis.mjs';
+import { startRedis, startRedisControl } from './standins/redis.mjs';
 import { startUpstash } from './standins/upstash.mjs';
 import { startFal } from './standins/fal.mjs';
 import { startComfy } from './standins/comfy.mjs';
@@ -22,6 +22,12 @@ declare module 'vitest' {
     upstashUrl: string;
     /** The Upstash stand-in behind a fault-injecting proxy ('' when Redis is missing). */
     faultyUpstashUrl: string;
+    /** An Upstash stand-in on a Redis of its own that tests may freeze (SIGSTOP) through `redisControlUrl`. */
+    freezableUpstashUrl: string;
+    /** POST /freeze and /thaw send SIGSTOP / SIGCONT to that Redis. */
+    redisControlUrl: string;
+    /** A ComfyUI stand-in for wrong-shaped answers (its /queue can be broken for everyone on it). */
+    faultyWorkerUrl: string;
     upstashToken: string;
     deadUrl: string;
     sigv4WorkerUrl: string;
@@ -46,12 +52,23 @@ export default async function setup(project: TestProject) {
     const faulty = await startFaultProxy({ target: upstash.url });
     stops.push(() => faulty.close());
     project.provide('faultyUpstashUrl', faulty.url);
+    // A second Redis that tests can really freeze, so no other test file's store stops with it.
+    const frozenRedis = await startRedis();
+    stops.push(() => frozenRedis.stop());
+    const control = await startRedisControl(frozenRedis.pid);
+    stops.push(() => control.close());
+    const freezable = await startUpstash({ redisPort: frozenRedis.port, token: UPSTASH_TOKEN });
+    stops.push(() => freezable.close());
+    project.provide('freezableUpstashUrl', freezable.url);
+    project.provide('redisControlUrl', control.url);
   } catch (err) {
     // Locally a missing redis-server is reported by the Upstash suites themselves; under CI it is a failure.
     if (process.env.CI === 'true') throw err;
     console.warn(`[global-setup] ${(err as Error).message}`);
     project.provide('upstashUrl', '');
     project.provide('faultyUpstashUrl', '');
+    project.provide('freezableUpstashUrl', '');
+    project.provide('redisControlUrl', '');
     project.provide('upstashToken', UPSTASH_TOKEN);
   }
   // fal behind a path prefix, to prove FAL_RUN_URL / FAL_QUEUE_URL prefixes are honoured.
@@ -63,6 +80,9 @@ export default async function setup(project: TestProject) {
   const sigv4 = await startComfy({ sigv4: SIGV4, prefix: '/sigv4' });
   stops.push(() => sigv4.close());
   project.provide('sigv4WorkerUrl', sigv4.url);
+  const faultyComfy = await startComfy({ token: WORKER_TOKEN, prefix: '/faulty' });
+  stops.push(() => faultyComfy.close());
+  project.provide('faultyWorkerUrl', faultyComfy.url);
   const files = await startFiles();
   stops.push(() => files.close());
   project.provide('filesUrl', files.url);

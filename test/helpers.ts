@@ -17,7 +17,7 @@ export function gateway(overrides: Partial<Record<keyof Env, unknown>> = {}) {
   const call = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const req = input instanceof Request ? input : new Request(new URL(String(input), BASE), init);
     const ctx = createExecutionContext();
-    const res = await worker.fetch(req, e, ctx);
+    const res = await worker.fetch(req as Parameters<typeof worker.fetch>[0], e, ctx);
     await waitOnExecutionContext(ctx);
     return res;
   };

@@ -1,39 +1,50 @@
-// A warm paid image request costs exactly two ledger round trips: reserve (admit) and settle.
+// The hot path's ledger round trips: a warm paid image costs one (admit = rate limit + charge), two with an
+// Idempotency-Key (the response is stored for replays); only a failure or a partial result adds a refund.
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { DurableLedger } from '../src/ledger/durable';
-import { gateway, requireService, uniq } from './helpers';
+import { gateway, requireService, uniq, type Gateway } from './helpers';
 
-const image = (gw: ReturnType<typeof gateway>, key: string) =>
-  gw.authed(key, '/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: uniq('hot') }) });
+const image = (gw: Gateway, key: string, headers: Record<string, string> = {}, prompt = uniq('hot')) =>
+  gw.authed(key, '/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt }) });
 
 afterEach(() => vi.restoreAllMocks());
 
+/** Ledger calls made by `work`, as the store sees them. */
+async function durableCalls(work: () => Promise<unknown>): Promise<string[]> {
+  const calls: string[] = [];
+  for (const m of ['findKey', 'admit', 'settle', 'refund', 'release', 'remember', 'account', 'credit'] as const) {
+    const orig = DurableLedger.prototype[m] as (...a: unknown[]) => unknown;
+    vi.spyOn(DurableLedger.prototype, m).mockImplementation(function (this: DurableLedger, ...args: unknown[]) {
+      calls.push(m);
+      return orig.apply(this, args);
+    } as never);
+  }
+  await work();
+  vi.restoreAllMocks();
+  return calls;
+}
+
 describe('hot path', () => {
-  it('Upstash: a warm request makes 2 HTTP round trips to Redis (key record cached in-isolate)', async () => {
+  it('Upstash: a warm paid image makes 1 HTTP round trip to Redis; 2 with an Idempotency-Key', async () => {
     const url = inject('upstashUrl');
     if (!requireService('upstash stand-in', url)) return;
     const gw = gateway({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'), MEDIA: undefined });
     const { key } = await gw.issueKey({ credits_micro: 1_000_000 });
     expect((await image(gw, key)).status).toBe(200); // warm-up: loads scripts, caches the key record
     const spy = vi.spyOn(globalThis, 'fetch');
+    const toRedis = () => spy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).startsWith(url)).length;
     expect((await image(gw, key)).status).toBe(200);
-    const toRedis = spy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).startsWith(url));
-    expect(toRedis).toHaveLength(2);
+    expect(toRedis()).toBe(1);
+    expect((await image(gw, key, { 'idempotency-key': uniq('k') })).status).toBe(200);
+    expect(toRedis()).toBe(3);
   });
 
-  it('Durable Object: a warm request calls the ledger twice (admit, settle)', async () => {
+  it('Durable Object: admit only; admit + remember with an Idempotency-Key; admit + refund when it fails', async () => {
     const gw = gateway({ MEDIA: undefined });
     const { key } = await gw.issueKey({ credits_micro: 1_000_000 });
     await image(gw, key);
-    const calls: string[] = [];
-    for (const m of ['findKey', 'admit', 'settle', 'release', 'account', 'credit'] as const) {
-      const orig = DurableLedger.prototype[m] as (...a: unknown[]) => unknown;
-      vi.spyOn(DurableLedger.prototype, m).mockImplementation(function (this: DurableLedger, ...args: unknown[]) {
-        calls.push(m);
-        return orig.apply(this, args);
-      } as never);
-    }
-    expect((await image(gw, key)).status).toBe(200);
-    expect(calls).toEqual(['admit', 'settle']);
+    expect(await durableCalls(() => image(gw, key))).toEqual(['admit']);
+    expect(await durableCalls(() => image(gw, key, { 'idempotency-key': uniq('k') }))).toEqual(['admit', 'remember']);
+    expect(await durableCalls(() => image(gw, key, {}, `${uniq('fail')} #fal-500`))).toEqual(['admit', 'refund']);
   });
 });

@@ -2,7 +2,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { DurableLedger } from '../src/ledger/durable';
-import type { Ledger } from '../src/ledger/types';
+import { gcra, type Ledger } from '../src/ledger/types';
 import { UpstashLedger } from '../src/ledger/upstash';
 import { requireService, uniq } from './helpers';
 
@@ -11,14 +11,15 @@ requireService('Upstash stand-in (redis-server)', upstashUrl);
 
 const stores: [string, () => Ledger][] = [
   ['durable object', () => new DurableLedger(env.LEDGER)],
-  ...(upstashUrl ? [['upstash (real redis)', () => new UpstashLedger({ url: upstashUrl, token: inject('upstashToken') })] as [string, () => Ledger]] : []),
+  ...(upstashUrl ? [['upstash (real redis)', () => new UpstashLedger({ url: upstashUrl, token: inject('upstashToken'), timeoutMs: 10_000 })] as [string, () => Ledger]] : []),
 ];
 
 describe.each(stores)('ledger contract: %s', (_name, make) => {
   const ledger = make();
   const now = () => Date.now();
   const admit = (account: string, extra: Partial<Parameters<Ledger['admit']>[0]> = {}) =>
-    ledger.admit({ account, keyId: 'k1', rpm: 1000, now: now(), ...extra });
+    ledger.admit({ account, keyId: 'k1', rpm: 100_000, now: now(), ...extra });
+  const view = async (account: string) => (await ledger.account(account, now()))!;
 
   it('issues, finds and revokes keys by hash', async () => {
     const account = uniq('acct');
@@ -32,38 +33,75 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await ledger.revokeKey(`${hash}-id`)).toBe(false);
   });
 
-  it('credits and reports balance, holds and usage in integer micro-USD', async () => {
+  it('credits an existing account, refuses an unknown one unless asked to create it', async () => {
     const account = uniq('acct');
     expect(await ledger.account(account, now())).toBeNull();
+    expect(await ledger.credit(account, 5, false)).toBeNull();
+    expect(await ledger.account(account, now())).toBeNull();
     expect(await ledger.credit(account, 100_000, true)).toBe(100_000);
-    expect(await ledger.credit(account, 1, true)).toBe(100_001);
-    expect(await admit(account, { hold: { id: 'h1', amount: 60_000, ttlSec: 60 } })).toEqual({ ok: true });
-    let view = (await ledger.account(account, now()))!;
-    expect(view).toMatchObject({ account, balance_micro: 100_001, held_micro: 60_000, spent_micro: 0, charges: 0 });
-    const s = await ledger.settle({ account, claim: 'c1', amount: 33_000, holdId: 'h1', memo: 'krea-2 x1', now: now() });
-    expect(s).toEqual({ ok: true, charged: true, amount: 33_000, balance: 67_001 });
-    view = (await ledger.account(account, now()))!;
-    expect(view).toMatchObject({ balance_micro: 67_001, held_micro: 0, spent_micro: 33_000, charges: 1 });
-    expect(view.usage).toEqual([expect.objectContaining({ claim: 'c1', amount_micro: 33_000, memo: 'krea-2 x1' })]);
+    expect(await ledger.credit(account, 1, false)).toBe(100_001);
   });
 
-  it('refuses a hold or a charge beyond the available balance', async () => {
+  it('charges at admit, once per claim id, and reports balance, spent and usage in integer micro-USD', async () => {
+    const account = uniq('acct');
+    await ledger.credit(account, 100_000, true);
+    const charge = { id: 'img_1', amount: 33_000, memo: 'krea-2 x1' };
+    expect(await admit(account, { charge })).toEqual({ ok: true });
+    // Sent again (its reply was lost): a no-op.
+    expect(await admit(account, { charge })).toEqual({ ok: true });
+    const v = await view(account);
+    expect(v).toMatchObject({ account, balance_micro: 67_000, held_micro: 0, spent_micro: 33_000, charges: 1 });
+    expect(v.usage).toEqual([expect.objectContaining({ claim: 'img_1', amount_micro: 33_000, memo: 'krea-2 x1' })]);
+  });
+
+  it('refunds down to what was delivered, idempotently; a full refund voids the claim', async () => {
+    const account = uniq('acct');
+    await ledger.credit(account, 200_000, true);
+    await admit(account, { charge: { id: 'c', amount: 99_000, memo: 'krea-2 x3' } });
+    expect(await ledger.refund({ account, claim: 'c', keep: 33_000, now: now() })).toBe(33_000);
+    expect(await ledger.refund({ account, claim: 'c', keep: 33_000, now: now() })).toBe(33_000);
+    expect(await ledger.refund({ account, claim: 'c', keep: 66_000, now: now() })).toBe(33_000); // never raises a charge
+    expect(await view(account)).toMatchObject({ balance_micro: 167_000, spent_micro: 33_000, charges: 1 });
+    expect(await ledger.refund({ account, claim: 'c', keep: 0, now: now() })).toBe(0);
+    expect(await view(account)).toMatchObject({ balance_micro: 200_000, spent_micro: 0, charges: 0 });
+    // A voided claim cannot be charged again by a late resend of its admit.
+    expect(await admit(account, { charge: { id: 'c', amount: 99_000, memo: '' } })).toEqual({ ok: false, reason: 'void' });
+    expect((await view(account)).balance_micro).toBe(200_000);
+  });
+
+  it('voiding a claim whose charge has not landed yet refuses that charge when it does', async () => {
+    const account = uniq('acct');
+    await ledger.credit(account, 50_000, true);
+    expect(await ledger.refund({ account, claim: 'late', keep: 0, now: now() })).toBe(0);
+    expect(await admit(account, { charge: { id: 'late', amount: 33_000, memo: '' } })).toEqual({ ok: false, reason: 'void' });
+    expect(await view(account)).toMatchObject({ balance_micro: 50_000, charges: 0 });
+  });
+
+  it('refuses a charge or hold beyond the available balance (holds count against it)', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 50_000, true);
     expect(await admit(account, { hold: { id: 'a', amount: 40_000, ttlSec: 60 } })).toEqual({ ok: true });
     expect(await admit(account, { hold: { id: 'b', amount: 10_001, ttlSec: 60 } })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
-    expect(await ledger.settle({ account, claim: 'x', amount: 10_001, memo: '', now: now() })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
+    expect(await admit(account, { charge: { id: 'x', amount: 10_001, memo: '' } })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
+    expect(await ledger.settle({ account, claim: 'y', amount: 10_001, memo: '', now: now() })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
     expect(await ledger.settle({ account, claim: 'y', amount: 10_000, memo: '', now: now() })).toMatchObject({ ok: true, charged: true, balance: 40_000 });
-    await ledger.release({ account, holdId: 'a' });
-    expect((await ledger.account(account, now()))!.held_micro).toBe(0);
+    await ledger.release({ account, holdId: 'a', now: now() });
+    expect((await view(account)).held_micro).toBe(0);
   });
 
-  it('re-admitting the same hold id does not hold twice', async () => {
+  it('a hold is made once per id, settled into a charge once per claim, and a released hold cannot come back', async () => {
     const account = uniq('acct');
-    await ledger.credit(account, 10_000, true);
-    await admit(account, { hold: { id: 'same', amount: 8_000, ttlSec: 60 } });
-    expect(await admit(account, { hold: { id: 'same', amount: 8_000, ttlSec: 60 } })).toEqual({ ok: true });
-    expect((await ledger.account(account, now()))!.held_micro).toBe(8_000);
+    await ledger.credit(account, 100_000, true);
+    await admit(account, { hold: { id: 'same', amount: 80_000, ttlSec: 60 } });
+    expect(await admit(account, { hold: { id: 'same', amount: 80_000, ttlSec: 60 } })).toEqual({ ok: true });
+    expect((await view(account)).held_micro).toBe(80_000);
+    expect(await ledger.settle({ account, claim: 'job', amount: 30_000, holdId: 'same', memo: '', now: now() })).toMatchObject({ charged: true, amount: 30_000 });
+    expect(await ledger.settle({ account, claim: 'job', amount: 45_000, holdId: 'same', memo: '', now: now() })).toMatchObject({ charged: false, amount: 30_000, balance: 70_000 });
+    expect(await view(account)).toMatchObject({ held_micro: 0, balance_micro: 70_000 });
+    await admit(account, { hold: { id: 'gone', amount: 10_000, ttlSec: 60 } });
+    await ledger.release({ account, holdId: 'gone', now: now() });
+    expect(await admit(account, { hold: { id: 'gone', amount: 10_000, ttlSec: 60 } })).toEqual({ ok: false, reason: 'void' });
+    expect((await view(account)).held_micro).toBe(0);
   });
 
   it('expires stale holds', async () => {
@@ -76,73 +114,98 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await ledger.admit({ account, keyId: 'k', rpm: 100, now: t + 1_001, hold: { id: 'new', amount: 10_000, ttlSec: 60 } })).toEqual({ ok: true });
   });
 
-  it('charges a claim id once; a repeat returns the first amount', async () => {
-    const account = uniq('acct');
-    await ledger.credit(account, 100_000, true);
-    expect(await ledger.settle({ account, claim: 'job', amount: 30_000, memo: '', now: now() })).toMatchObject({ charged: true, amount: 30_000 });
-    expect(await ledger.settle({ account, claim: 'job', amount: 45_000, memo: '', now: now() })).toMatchObject({ charged: false, amount: 30_000, balance: 70_000 });
-  });
-
   it('100 concurrent charges of distinct claims against a balance for 10 → exactly 10 succeed, balance 0', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 10 * 33_000, true);
-    const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => ledger.settle({ account, claim: `c${i}`, amount: 33_000, memo: '', now: now() })),
-    );
-    expect(results.filter((r) => r.ok && r.charged)).toHaveLength(10);
-    expect(results.filter((r) => !r.ok)).toHaveLength(90);
-    const view = (await ledger.account(account, now()))!;
-    expect(view.balance_micro).toBe(0);
-    expect(view.charges).toBe(10);
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => admit(account, { charge: { id: `c${i}`, amount: 33_000, memo: '' } })));
+    expect(results.filter((r) => r.ok)).toHaveLength(10);
+    expect(results.filter((r) => !r.ok && r.reason === 'insufficient')).toHaveLength(90);
+    expect(await view(account)).toMatchObject({ balance_micro: 0, charges: 10 });
   });
 
-  it('100 concurrent charges of the SAME claim → exactly one debit', async () => {
+  it('100 concurrent admits and settles of the SAME claim → exactly one debit', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 1_000_000, true);
-    const results = await Promise.all(
-      Array.from({ length: 100 }, () => ledger.settle({ account, claim: 'one', amount: 88_000, memo: '', now: now() })),
-    );
-    expect(results.filter((r) => r.ok && r.charged)).toHaveLength(1);
-    const view = (await ledger.account(account, now()))!;
-    expect(view).toMatchObject({ balance_micro: 912_000, spent_micro: 88_000, charges: 1 });
+    const admits = await Promise.all(Array.from({ length: 100 }, () => admit(account, { charge: { id: 'one', amount: 88_000, memo: '' } })));
+    expect(admits.every((r) => r.ok)).toBe(true);
+    const settles = await Promise.all(Array.from({ length: 100 }, () => ledger.settle({ account, claim: 'vid', amount: 88_000, memo: '', now: now() })));
+    expect(settles.filter((r) => r.ok && r.charged)).toHaveLength(1);
+    expect(await view(account)).toMatchObject({ balance_micro: 824_000, spent_micro: 176_000, charges: 2 });
+  });
+
+  it('100 concurrent refunds of one claim → refunded once', async () => {
+    const account = uniq('acct');
+    await ledger.credit(account, 500_000, true);
+    await admit(account, { charge: { id: 'r', amount: 132_000, memo: '' } });
+    const out = await Promise.all(Array.from({ length: 100 }, (_, i) => ledger.refund({ account, claim: 'r', keep: i % 2 ? 33_000 : 0, now: now() })));
+    expect(out.every((n) => n === 0 || n === 33_000)).toBe(true);
+    expect(await view(account)).toMatchObject({ balance_micro: 500_000, spent_micro: 0, charges: 0 });
   });
 
   it('100 concurrent holds against a balance for 10 never overspend', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 10 * 44_000, true);
-    const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => admit(account, { hold: { id: `h${i}`, amount: 44_000, ttlSec: 60 } })),
-    );
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => admit(account, { hold: { id: `h${i}`, amount: 44_000, ttlSec: 60 } })));
     expect(results.filter((r) => r.ok)).toHaveLength(10);
-    expect((await ledger.account(account, now()))!.held_micro).toBe(440_000);
+    expect((await view(account)).held_micro).toBe(440_000);
   });
 
-  it('rate-limits per key per minute with a retry-after', async () => {
+  it('rate limit is smooth (GCRA): a burst of rpm, then one per 60 s / rpm — no minute boundary to straddle', async () => {
     const account = uniq('acct');
-    const t = Math.floor(now() / 60_000) * 60_000 + 15_000; // 45 s left in this window
-    const go = (keyId: string) => ledger.admit({ account, keyId, rpm: 3, now: t });
-    expect([await go('k'), await go('k'), await go('k')]).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-    expect(await go('k')).toEqual({ ok: false, reason: 'rate_limited', retryAfterSec: 45 });
-    expect(await go('other')).toEqual({ ok: true });
-    expect(await ledger.admit({ account, keyId: 'k', rpm: 3, now: t + 45_000 })).toEqual({ ok: true });
+    const go = (keyId: string, t: number) => ledger.admit({ account, keyId, rpm: 3, now: t });
+    // Three requests just before a minute boundary, then three just after it: fixed windows would admit all six.
+    const t = Math.floor(now() / 60_000) * 60_000 + 59_500;
+    expect([await go('k', t), await go('k', t), await go('k', t)]).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(await go('k', t + 1_000)).toEqual({ ok: false, reason: 'rate_limited', retryAfterSec: 19 });
+    expect(await go('k', t + 1_000 + 10_000)).toMatchObject({ ok: false, reason: 'rate_limited' });
+    expect(await go('other', t + 1_000)).toEqual({ ok: true });
+    // One request per interval (20 s) comes back; the burst does not.
+    expect(await go('k', t + 20_000)).toEqual({ ok: true });
+    expect(await go('k', t + 20_000)).toMatchObject({ ok: false, reason: 'rate_limited' });
+    expect(await go('k', t + 40_000)).toEqual({ ok: true });
   });
 
   it('idempotency: in flight, then replay of the stored response, mismatch on another body', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 100_000, true);
     const idem = { key: 'idem-1', fingerprint: 'fp-a', pendingTtlSec: 60 };
-    expect(await admit(account, { idem, hold: { id: 'h', amount: 33_000, ttlSec: 60 } })).toEqual({ ok: true });
+    expect(await admit(account, { idem, charge: { id: 'i1', amount: 33_000, memo: '' } })).toEqual({ ok: true });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'in_flight' });
     expect(await admit(account, { idem: { ...idem, fingerprint: 'fp-b' } })).toEqual({ ok: false, reason: 'idem_mismatch' });
-    await ledger.settle({ account, claim: 'img:1', amount: 33_000, holdId: 'h', memo: '', now: now(), idem: { key: 'idem-1', response: '{"ok":1}', ttlSec: 600 } });
+    await ledger.remember({ account, idem: { key: 'idem-1', fingerprint: 'fp-a' }, response: '{"ok":1}', ttlSec: 600, now: now() });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: '{"ok":1}' });
+    expect(await admit(account, { idem: { ...idem, fingerprint: 'fp-b' } })).toEqual({ ok: false, reason: 'idem_mismatch' });
   });
 
-  it('release clears an unfinished idempotency marker so a retry can run', async () => {
+  it('release clears an unfinished idempotency marker so a retry can run; a finished one stays', async () => {
     const account = uniq('acct');
     const idem = { key: 'idem-2', fingerprint: 'fp', pendingTtlSec: 60 };
     expect(await admit(account, { idem })).toEqual({ ok: true });
-    await ledger.release({ account, idemKey: 'idem-2' });
+    await ledger.release({ account, idemKey: 'idem-2', now: now() });
     expect(await admit(account, { idem })).toEqual({ ok: true });
+    await ledger.remember({ account, idem: { key: 'idem-2', fingerprint: 'fp' }, response: 'done', ttlSec: 600, now: now() });
+    await ledger.release({ account, idemKey: 'idem-2', now: now() });
+    expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: 'done' });
+  });
+});
+
+describe('GCRA', () => {
+  it('admits at most rpm at once and then exactly the rate (property over random arrival times)', () => {
+    for (const rpm of [1, 3, 10, 60, 600]) {
+      let tat: number | null = null;
+      let t = 0;
+      const admitted: number[] = [];
+      for (let i = 0; i < 2_000; i++) {
+        t += Math.floor(Math.random() * (120_000 / rpm));
+        const r = gcra(tat, t, rpm);
+        if (r.ok) {
+          tat = r.tat;
+          admitted.push(t);
+        }
+      }
+      // Never more than rpm within any interval shorter than 60 s / rpm × (rpm - 1) … and never above the rate
+      // beyond the burst: admitted[i + rpm] is at least 60 s after admitted[i] minus one interval.
+      for (let i = 0; i + rpm < admitted.length; i++) expect(admitted[i + rpm]! - admitted[i]!).toBeGreaterThanOrEqual(60_000 / rpm - 1e-6);
+    }
   });
 });

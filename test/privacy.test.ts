@@ -69,17 +69,23 @@ describe('logs carry no content', () => {
     secrets.push(testKey.key);
     count(await post(gw, testKey.key, '/v1/images/generations', { prompt: `${prompt('worker')} #comfy-error` }));
 
-    // Store faults on Upstash: down for admit, and failing the settle that would store a b64_json replay.
+    // Store faults on Upstash: failing the call that stores a b64_json response for replays (the image is still
+    // delivered), then failing the admit itself (503, and the charge's reversal queued).
     const upstash = gateway({ UPSTASH_REDIS_REST_URL: faultyUrl, UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'), MEDIA: undefined });
     const onUpstash = await upstash.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
     requests++;
     secrets.push(onUpstash.key);
-    await fault(onUpstash.account, 'fail', 1);
+    await fault(`["hset","phi:{${onUpstash.account}}:i:`, 'fail'); // the call that stores the replay
+
     const stored = count(
       await post(upstash, onUpstash.key, '/v1/images/generations', { prompt: prompt('idem'), response_format: 'b64_json' }, { 'idempotency-key': 'private-idem-key-1' }),
     );
-    expect(stored.status).toBe(503);
+    expect(stored.status).toBe(200);
     secrets.push('private-idem-key-1');
+    await fault(onUpstash.account, 'fail'); // every call of that account
+    const refused = count(await post(upstash, onUpstash.key, '/v1/images/generations', { prompt: prompt('down'), response_format: 'b64_json' }));
+    expect(refused.status).toBe(503);
+    await fetch(`${faultyUrl}/__faults?match=${encodeURIComponent(onUpstash.account)}`, { method: 'DELETE' });
     const dead = gateway({ UPSTASH_REDIS_REST_URL: inject('deadUrl'), UPSTASH_REDIS_REST_TOKEN: 'dead-store-token' });
     secrets.push('dead-store-token');
     count(await post(dead, 'phi_some_unknown_key_value', '/v1/images/generations', { prompt: prompt('dead') }));

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'phi_blocked'
   | 'model_not_found'
   | 'not_found'
+  | 'method_not_allowed'
   | 'invalid_signature'
   | 'link_expired'
   | 'payload_too_large'
@@ -26,6 +27,7 @@ const TYPES: Record<number, string> = {
   402: 'insufficient_quota',
   403: 'permission_error',
   404: 'not_found_error',
+  405: 'invalid_request_error',
   409: 'conflict_error',
   413: 'invalid_request_error',
   416: 'invalid_request_error',

@@ -3,7 +3,7 @@ import { getConfig } from '../config';
 import { getLedger } from '../ledger';
 import type { AppEnv } from '../app-env';
 import { authenticate } from './auth';
-import { BodyError, readCapped } from './body';
+import { readBefore } from './body';
 import { ApiError } from './errors';
 import { randomId } from './crypto';
 import { logRequest } from './log';
@@ -28,8 +28,10 @@ export const configured: MiddlewareHandler<AppEnv> = async (c, next) => {
 const tooLarge = (max: number) => new ApiError(413, 'payload_too_large', `The request body exceeds ${max} bytes`);
 
 /**
- * Caps the request body. A declared length over the cap is refused unread; a chunked body is read into memory
- * only up to the cap, and reading stops (the stream is cancelled) the moment it passes it.
+ * Caps the request body. Nothing past the cap is kept in memory: a chunked body is buffered only up to the cap.
+ * An oversized body is still read to its end and discarded (up to DRAIN_MAX bytes / DRAIN_MS) before the 413 is
+ * sent: a proxy in front — wrangler dev's among them — breaks when answered before it has finished sending, and the
+ * 413 must arrive with the server still serving. Beyond those bounds the body is cancelled.
  */
 export const limitBody =
   (max: number | ((c: Context<AppEnv>) => number)): MiddlewareHandler<AppEnv> =>
@@ -40,19 +42,30 @@ export const limitBody =
     const length = c.req.raw.headers.has('transfer-encoding') ? null : c.req.raw.headers.get('content-length');
     if (length !== null) {
       if (Number(length) > limit) {
-        await body.cancel().catch(() => {});
+        await drain(body.getReader(), Number(length) <= DRAIN_MAX ? DRAIN_MAX : 0);
         throw tooLarge(limit);
       }
       return next();
     }
-    let bytes: Uint8Array;
-    try {
-      bytes = await readCapped(new Response(body), { max: limit });
-    } catch (err) {
-      if (err instanceof BodyError && err.reason === 'too_large') throw tooLarge(limit);
-      throw err;
+    const reader = body.getReader();
+    let buf = new Uint8Array(Math.min(limit, 64 * 1024));
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.length > limit) {
+        await drain(reader, DRAIN_MAX - size - value.length);
+        throw tooLarge(limit);
+      }
+      if (size + value.length > buf.length) {
+        const grown = new Uint8Array(Math.min(limit, Math.max(size + value.length, buf.length * 2)));
+        grown.set(buf.subarray(0, size));
+        buf = grown;
+      }
+      buf.set(value, size);
+      size += value.length;
     }
-    c.req.raw = new Request(c.req.raw, { body: bytes });
+    c.req.raw = new Request(c.req.raw, { body: buf.subarray(0, size) });
     return next();
   };
 
@@ -85,4 +98,24 @@ export const customer: MiddlewareHandler<AppEnv> = async (c, next) => {
 export function isPhi(value: string | undefined | null): boolean {
   const v = (value ?? '').trim().toLowerCase();
   return !(v === '' || v === 'false' || v === '0' || v === 'no');
+}
+
+/** How much of an oversized body is read and thrown away before answering 413, and for how long at most. */
+const DRAIN_MAX = 32 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/** Reads and discards up to `max` more bytes; past that (or DRAIN_MS) the stream is cancelled. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, max: number): Promise<void> {
+  const deadline = Date.now() + DRAIN_MS;
+  let left = max;
+  try {
+    while (left > 0) {
+      const { done, value } = await readBefore(reader, deadline);
+      if (done) return;
+      left -= value.length;
+    }
+  } catch {
+    /* stalled or gone */
+  }
+  await reader.cancel().catch(() => {});
 }

@@ -1,34 +1,59 @@
 // The embedded ledger: SQLite-backed Durable Objects. One object per account holds its money, holds, claims,
-// usage and rate-limit windows; one object ("keys") maps key hashes to key records. Every method below runs
-// synchronously against SQLite inside the object, so each call is atomic without explicit locking.
+// usage, rate-limit state and idempotency records; one object ("keys") maps key hashes to key records. Every
+// method below runs synchronously against SQLite inside the object, so each call is atomic without locking.
+// Expiring rows are found through an index on their expiry time and swept a bounded batch at a time, so the cost
+// of a call does not grow with an account's history.
 
 import { DurableObject } from 'cloudflare:workers';
 import {
   CLAIM_TTL_SEC,
+  gcra,
+  RELEASED_HOLD_TTL_MS,
   USAGE_KEEP,
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
   type KeyRecord,
   type Ledger,
+  type RefundRequest,
   type ReleaseRequest,
+  type RememberRequest,
   type SettleRequest,
   type SettleResult,
 } from './types';
+
+/**
+ * Objects created by the first version have `rl` (fixed windows) and no `released` / `void` columns: bring them
+ * up to this schema before it is used. Each step runs once per object (tracked in `meta`).
+ */
+const MIGRATIONS: string[] = [
+  `ALTER TABLE holds ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE claims ADD COLUMN void INTEGER NOT NULL DEFAULT 0;
+   DROP TABLE IF EXISTS rl;`,
+];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (hash TEXT PRIMARY KEY, key_id TEXT UNIQUE NOT NULL, account TEXT NOT NULL,
   tier TEXT NOT NULL, rpm INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL,
   balance INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, charges INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  released INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS holds_expiry ON holds (expires_at);
+CREATE INDEX IF NOT EXISTS holds_active ON holds (released, expires_at);
+CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  void INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
 CREATE TABLE IF NOT EXISTS usage (seq INTEGER PRIMARY KEY AUTOINCREMENT, claim TEXT NOT NULL,
   amount INTEGER NOT NULL, memo TEXT NOT NULL, at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS rl (key_id TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
-  PRIMARY KEY (key_id, win));
+CREATE TABLE IF NOT EXISTS rate (key_id TEXT PRIMARY KEY, tat REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS rate_expiry ON rate (tat);
 CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, fp TEXT NOT NULL, response TEXT, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS idem_expiry ON idem (expires_at);
 `;
+
+/** Expired rows removed per table per call: bounded work, however much history there is. */
+const SWEEP = 32;
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -38,7 +63,16 @@ export class LedgerStore extends DurableObject<object> {
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.migrate();
     this.sql.exec(SCHEMA);
+  }
+
+  private migrate(): void {
+    this.sql.exec('CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
+    const fresh = !this.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'holds'");
+    const version = fresh ? MIGRATIONS.length : Number(this.one("SELECT v FROM meta WHERE k = 'schema'")?.v ?? 0);
+    for (let v = version; v < MIGRATIONS.length; v++) this.sql.exec(MIGRATIONS[v]!);
+    this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('schema', ?)", MIGRATIONS.length);
   }
 
   private one(query: string, ...args: SqlStorageValue[]): Row | undefined {
@@ -65,9 +99,16 @@ export class LedgerStore extends DurableObject<object> {
     return r ? Number(r.balance) : null;
   }
 
+  /** Drops a bounded batch of expired rows from each table (indexed by expiry). */
+  private sweep(now: number): void {
+    this.sql.exec('DELETE FROM holds WHERE id IN (SELECT id FROM holds WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
+    this.sql.exec('DELETE FROM claims WHERE id IN (SELECT id FROM claims WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
+    this.sql.exec('DELETE FROM idem WHERE key IN (SELECT key FROM idem WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
+    this.sql.exec('DELETE FROM rate WHERE key_id IN (SELECT key_id FROM rate WHERE tat <= ? LIMIT ?)', now, SWEEP);
+  }
+
   private held(now: number): number {
-    this.sql.exec('DELETE FROM holds WHERE expires_at <= ?', now);
-    return Number(this.one('SELECT COALESCE(SUM(amount), 0) AS h FROM holds')!.h);
+    return Number(this.one('SELECT COALESCE(SUM(amount), 0) AS h FROM holds WHERE released = 0 AND expires_at > ?', now)!.h);
   }
 
   credit(name: string, amount: number, create: boolean): number | null {
@@ -93,62 +134,114 @@ export class LedgerStore extends DurableObject<object> {
     };
   }
 
+  private record(claim: string, amount: number, memo: string, now: number): void {
+    this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', claim, amount, memo, now);
+    this.sql.exec('DELETE FROM usage WHERE seq <= (SELECT MAX(seq) FROM usage) - ?', USAGE_KEEP);
+  }
+
   admit(req: AdmitRequest): AdmitResult {
     const { now } = req;
+    this.sweep(now);
+    // The same charge or hold sent again (its reply was lost): nothing more to do — unless it was voided meanwhile.
+    if (req.charge) {
+      const c = this.one('SELECT void FROM claims WHERE id = ?', req.charge.id);
+      if (c) return Number(c.void) ? { ok: false, reason: 'void' } : { ok: true };
+    }
+    if (req.hold) {
+      const h = this.one('SELECT released FROM holds WHERE id = ?', req.hold.id);
+      if (h) return Number(h.released) ? { ok: false, reason: 'void' } : { ok: true };
+    }
     if (req.idem) {
-      this.sql.exec('DELETE FROM idem WHERE expires_at <= ?', now);
-      const r = this.one('SELECT fp, response FROM idem WHERE key = ?', req.idem.key);
+      const r = this.one('SELECT fp, response FROM idem WHERE key = ? AND expires_at > ?', req.idem.key, now);
       if (r) {
         if (r.fp !== req.idem.fingerprint) return { ok: false, reason: 'idem_mismatch' };
         return r.response === null ? { ok: false, reason: 'in_flight' } : { ok: false, reason: 'replay', response: String(r.response) };
       }
     }
-    const win = Math.floor(now / 60_000);
-    this.sql.exec('DELETE FROM rl WHERE win < ?', win);
-    const n = Number(this.one('SELECT n FROM rl WHERE key_id = ? AND win = ?', req.keyId, win)?.n ?? 0);
-    if (n >= req.rpm) return { ok: false, reason: 'rate_limited', retryAfterSec: Math.max(1, Math.ceil(((win + 1) * 60_000 - now) / 1000)) };
-    this.sql.exec('INSERT INTO rl (key_id, win, n) VALUES (?, ?, 1) ON CONFLICT (key_id, win) DO UPDATE SET n = n + 1', req.keyId, win);
-    if (req.hold && req.hold.amount > 0) {
-      const existing = this.one('SELECT 1 FROM holds WHERE id = ?', req.hold.id);
-      if (!existing) {
-        const available = (this.balance() ?? 0) - this.held(now);
-        if (req.hold.amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
-        this.sql.exec('INSERT INTO holds (id, amount, expires_at) VALUES (?, ?, ?)', req.hold.id, req.hold.amount, now + req.hold.ttlSec * 1000);
+    const rate = gcra((this.one('SELECT tat FROM rate WHERE key_id = ?', req.keyId)?.tat as number | undefined) ?? null, now, req.rpm);
+    if (!rate.ok) return { ok: false, reason: 'rate_limited', retryAfterSec: Math.max(1, Math.ceil(rate.waitMs / 1000)) };
+    const amount = req.charge?.amount ?? req.hold?.amount ?? 0;
+    if (amount > 0) {
+      const available = (this.balance() ?? 0) - this.held(now);
+      if (amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
+    }
+    this.sql.exec('INSERT OR REPLACE INTO rate (key_id, tat) VALUES (?, ?)', req.keyId, rate.tat);
+    if (req.charge) {
+      const c = req.charge;
+      if (c.amount > 0) {
+        this.sql.exec('UPDATE account SET balance = balance - ?, spent = spent + ?, charges = charges + 1 WHERE id = 1', c.amount, c.amount);
+        this.record(c.id, c.amount, c.memo, now);
       }
+      this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', c.id, c.amount, now + CLAIM_TTL_SEC * 1000);
+    }
+    if (req.hold && req.hold.amount > 0) {
+      this.sql.exec('INSERT INTO holds (id, amount, expires_at) VALUES (?, ?, ?)', req.hold.id, req.hold.amount, now + req.hold.ttlSec * 1000);
     }
     if (req.idem) {
-      this.sql.exec('INSERT INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
+      this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
     }
     return { ok: true };
   }
 
   settle(req: SettleRequest): SettleResult {
     const { now } = req;
-    this.sql.exec('DELETE FROM claims WHERE expires_at <= ?', now);
+    this.sweep(now);
     const prior = this.one('SELECT amount FROM claims WHERE id = ?', req.claim);
-    if (prior) {
-      if (req.holdId) this.sql.exec('DELETE FROM holds WHERE id = ?', req.holdId);
-      return { ok: true, charged: false, amount: Number(prior.amount), balance: this.balance() ?? 0 };
-    }
-    if (req.holdId) this.sql.exec('DELETE FROM holds WHERE id = ?', req.holdId);
+    if (req.holdId) this.sql.exec('UPDATE holds SET released = 1 WHERE id = ?', req.holdId);
+    if (prior) return { ok: true, charged: false, amount: Number(prior.amount), balance: this.balance() ?? 0 };
     const balance = this.balance() ?? 0;
     const available = balance - this.held(now);
     if (req.amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
     if (req.amount > 0) {
       this.sql.exec('UPDATE account SET balance = balance - ?, spent = spent + ?, charges = charges + 1 WHERE id = 1', req.amount, req.amount);
-      this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', req.claim, req.amount, req.memo, now);
-      this.sql.exec('DELETE FROM usage WHERE seq <= (SELECT MAX(seq) FROM usage) - ?', USAGE_KEEP);
+      this.record(req.claim, req.amount, req.memo, now);
     }
     this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', req.claim, req.amount, now + CLAIM_TTL_SEC * 1000);
-    if (req.idem) {
-      this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, COALESCE((SELECT fp FROM idem WHERE key = ?), \'\'), ?, ?)', req.idem.key, req.idem.key, req.idem.response, now + req.idem.ttlSec * 1000);
-    }
     return { ok: true, charged: true, amount: req.amount, balance: balance - req.amount };
   }
 
+  refund(req: RefundRequest): number {
+    const c = this.one('SELECT amount FROM claims WHERE id = ?', req.claim);
+    if (!c) {
+      // The charge never landed (or not yet): void the claim so that it never will.
+      this.sql.exec('INSERT INTO claims (id, amount, expires_at, void) VALUES (?, 0, ?, 1)', req.claim, req.now + CLAIM_TTL_SEC * 1000);
+      return 0;
+    }
+    const charged = Number(c.amount);
+    if (charged <= req.keep) return charged;
+    const back = charged - req.keep;
+    this.sql.exec('UPDATE claims SET amount = ?, void = ? WHERE id = ?', req.keep, req.keep === 0 ? 1 : 0, req.claim);
+    this.sql.exec(
+      'UPDATE account SET balance = balance + ?, spent = spent - ?, charges = charges - ? WHERE id = 1',
+      back,
+      back,
+      req.keep === 0 ? 1 : 0,
+    );
+    this.record(req.claim, -back, 'refund', req.now);
+    return req.keep;
+  }
+
   release(req: ReleaseRequest): void {
-    if (req.holdId) this.sql.exec('DELETE FROM holds WHERE id = ?', req.holdId);
+    if (req.holdId) {
+      // Remembered as released until it would have expired: a late-landing admit of this hold id is refused.
+      const ttl = req.now + RELEASED_HOLD_TTL_MS;
+      this.sql.exec(
+        'INSERT INTO holds (id, amount, expires_at, released) VALUES (?, 0, ?, 1) ON CONFLICT (id) DO UPDATE SET released = 1',
+        req.holdId,
+        ttl,
+      );
+    }
     if (req.idemKey) this.sql.exec('DELETE FROM idem WHERE key = ? AND response IS NULL', req.idemKey);
+  }
+
+  remember(req: RememberRequest): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, ?, ?)',
+      req.idem.key,
+      req.idem.fingerprint,
+      req.response,
+      req.now + req.ttlSec * 1000,
+    );
   }
 }
 
@@ -193,7 +286,15 @@ export class DurableLedger implements Ledger {
     return this.acct(req.account).settle(req);
   }
 
+  refund(req: RefundRequest) {
+    return this.acct(req.account).refund(req);
+  }
+
   release(req: ReleaseRequest) {
     return this.acct(req.account).release(req);
+  }
+
+  remember(req: RememberRequest) {
+    return this.acct(req.account).remember(req);
   }
 }

@@ -13,24 +13,60 @@ const cache = new WeakMap<Config, Ledger>();
 export function getLedger(env: Env, cfg: Config): Ledger {
   let ledger = cache.get(cfg);
   if (!ledger) {
-    ledger = failClosed(cfg.upstash ? new UpstashLedger(cfg.upstash) : new DurableLedger(env.LEDGER));
+    const inner = cfg.upstash ? new UpstashLedger({ ...cfg.upstash, timeoutMs: cfg.STORE_TIMEOUT_MS }) : new DurableLedger(env.LEDGER);
+    ledger = guarded(inner, cfg.STORE_TIMEOUT_MS);
     cache.set(cfg, ledger);
   }
   return ledger;
 }
 
-/** Any store failure becomes 503 store_unavailable: the gateway never serves what it could not bill. */
-export function failClosed(inner: Ledger): Ledger {
+const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember'] as const;
+
+/**
+ * Every store call answers within `timeoutMs` or fails as 503 store_unavailable (fail closed: the gateway never
+ * serves what it could not bill). A late answer is ignored; money operations are idempotent, so whoever retries
+ * them (the caller, or the compensation queue) cannot move money twice.
+ */
+export function guarded(inner: Ledger, timeoutMs: number): Ledger {
   const wrapped = {} as Record<string, unknown>;
-  for (const name of ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'release'] as const) {
+  for (const name of METHODS) {
     wrapped[name] = async (...args: unknown[]) => {
+      let stop = () => {};
+      const deadline = new Promise<never>((_, reject) => {
+        const timer = setTimeout(() => reject(storeUnavailable()), timeoutMs);
+        stop = () => clearTimeout(timer);
+      });
       try {
-        return await (inner[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+        const call = (inner[name] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+        call.catch(() => {}); // a call that loses the race may still fail later: not unhandled
+        return await Promise.race([call, deadline]);
       } catch {
-        // Never log the error itself: a store error can quote the command, stored responses included.
+        // Never log or pass on the error itself: a store error can quote the command, stored responses included.
         throw storeUnavailable();
+      } finally {
+        stop();
       }
     };
   }
   return wrapped as unknown as Ledger;
+}
+
+/** Attempts at an idempotent money operation whose answer was lost, before its outcome counts as unknown. */
+export const STORE_ATTEMPTS = 3;
+
+const unknownOutcome = (err: unknown) => err instanceof Error && 'code' in err && err.code === 'store_unavailable';
+
+/**
+ * Sends an idempotent ledger operation again while its outcome is unknown (503): up to STORE_ATTEMPTS times, and
+ * no new attempt once `budgetMs` has passed (a frozen store costs one deadline, a lost reply a quick resend).
+ */
+export async function persist<T>(op: () => Promise<T>, budgetMs: number): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (attempt >= STORE_ATTEMPTS || Date.now() - started >= budgetMs || !unknownOutcome(err)) throw err;
+    }
+  }
 }

@@ -1,5 +1,7 @@
-// The ledger: keys, credits, holds, claims, usage and rate-limit counters. Integer micro-USD throughout.
+// The ledger: keys, credits, charges, holds, claims, usage and rate limits. Integer micro-USD throughout.
 // Two stores implement it (Upstash Redis, SQLite Durable Object); one contract test suite runs against both.
+// Every money operation is atomic in its store and idempotent by its id, so a call whose reply was lost can be
+// sent again: it never moves money twice.
 
 import type { Tier } from '../catalog/resolve';
 
@@ -33,6 +35,13 @@ export interface Hold {
   ttlSec: number;
 }
 
+export interface Charge {
+  /** Claim id: the charge is made once per id, and a refund or void refers to it. */
+  id: string;
+  amount: number;
+  memo: string;
+}
+
 export interface Idempotency {
   key: string;
   /** Hash of the request body: the same key with another body is refused. */
@@ -41,12 +50,17 @@ export interface Idempotency {
   pendingTtlSec: number;
 }
 
-/** Everything checked before an upstream call, in one atomic store operation (one round trip). */
+/**
+ * Everything checked before an upstream call, in one atomic store operation (one round trip): rate limit,
+ * Idempotency-Key, and either a charge (images: paid up front, refunded if not delivered) or a hold (video).
+ * Sent again with the same charge/hold id it is a no-op answering `ok` (or `void` once that id was voided).
+ */
 export interface AdmitRequest {
   account: string;
   keyId: string;
   rpm: number;
   now: number;
+  charge?: Charge;
   hold?: Hold;
   idem?: Idempotency;
 }
@@ -57,9 +71,10 @@ export type AdmitResult =
   | { ok: false; reason: 'insufficient'; availableMicro: number }
   | { ok: false; reason: 'replay'; response: string }
   | { ok: false; reason: 'in_flight' }
-  | { ok: false; reason: 'idem_mismatch' };
+  | { ok: false; reason: 'idem_mismatch' }
+  | { ok: false; reason: 'void' };
 
-/** Charge once per claim id; converts the hold (if any) into the actual charge. */
+/** Charge once per claim id; converts the hold (if any) into the actual charge (video completion). */
 export interface SettleRequest {
   account: string;
   claim: string;
@@ -67,18 +82,39 @@ export interface SettleRequest {
   holdId?: string;
   memo: string;
   now: number;
-  /** Store the response for Idempotency-Key replays. */
-  idem?: { key: string; response: string; ttlSec: number };
 }
 
 export type SettleResult =
   | { ok: true; charged: boolean; amount: number; balance: number }
   | { ok: false; reason: 'insufficient'; availableMicro: number };
 
+/**
+ * Lowers what a claim charged to `keep` and returns the difference to the balance. Idempotent: the same request
+ * sent twice refunds once. A claim that does not exist (its charge never landed) is voided, so a late-landing
+ * admit of it is refused instead of charging.
+ */
+export interface RefundRequest {
+  account: string;
+  claim: string;
+  keep: number;
+  now: number;
+}
+
 export interface ReleaseRequest {
   account: string;
+  /** Dropped and remembered as released: a late-landing admit of the same hold id is refused. */
   holdId?: string;
+  /** An unfinished idempotency marker to clear (a finished one is kept). */
   idemKey?: string;
+  now: number;
+}
+
+export interface RememberRequest {
+  account: string;
+  idem: { key: string; fingerprint: string };
+  response: string;
+  ttlSec: number;
+  now: number;
 }
 
 export interface Ledger {
@@ -92,10 +128,31 @@ export interface Ledger {
   account(account: string, now: number): Promise<AccountView | null>;
   admit(req: AdmitRequest): Promise<AdmitResult>;
   settle(req: SettleRequest): Promise<SettleResult>;
+  /** Returns what the claim charges after the refund. */
+  refund(req: RefundRequest): Promise<number>;
   release(req: ReleaseRequest): Promise<void>;
+  /** Stores the response an Idempotency-Key replays. */
+  remember(req: RememberRequest): Promise<void>;
 }
 
 /** How long a claim id is remembered (a job can be re-polled for at least this long without a second charge). */
 export const CLAIM_TTL_SEC = 30 * 24 * 3600;
 /** Recent usage records kept per account. */
 export const USAGE_KEEP = 100;
+/** The rate-limit window: a burst of at most `rpm` requests, then one every 60 s / rpm. */
+export const RATE_WINDOW_MS = 60_000;
+/** How long a released hold id is remembered (longer than any hold lives), so a late admit of it is refused. */
+export const RELEASED_HOLD_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * GCRA (the generic cell rate algorithm) on a "theoretical arrival time": each request moves it 60 s / rpm into
+ * the future; a request is refused while it lies more than the window ahead. Smooth — no minute boundary to
+ * straddle — and one stored number per key. Returns the new TAT, or the ms to wait.
+ */
+export function gcra(tat: number | null, now: number, rpm: number): { ok: true; tat: number } | { ok: false; waitMs: number } {
+  const interval = RATE_WINDOW_MS / rpm;
+  const base = Math.max(tat ?? now, now);
+  const ahead = base + interval - now;
+  if (ahead > RATE_WINDOW_MS) return { ok: false, waitMs: ahead - RATE_WINDOW_MS };
+  return { ok: true, tat: base + interval };
+}

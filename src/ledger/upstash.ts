@@ -1,69 +1,97 @@
 // The production ledger on Upstash Redis (REST). Every multi-step money operation is one Lua script, so it is
-// atomic on the server and costs one HTTP round trip. Per-account keys share the hash tag {account}.
+// atomic on the server and costs one HTTP round trip. Per-account keys share the hash tag {account}. Claims and
+// released holds are keys of their own with a TTL, so no script scans an account's history.
 
-import { Redis } from '@upstash/redis/cloudflare';
+import { RestRedis } from './rest';
 import {
   CLAIM_TTL_SEC,
+  RATE_WINDOW_MS,
+  RELEASED_HOLD_TTL_MS,
   USAGE_KEEP,
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
   type KeyRecord,
   type Ledger,
+  type RefundRequest,
   type ReleaseRequest,
+  type RememberRequest,
   type SettleRequest,
   type SettleResult,
   type UsageRecord,
 } from './types';
 
-// Sum of unexpired holds, pruning the expired ones. Hold values are "amount:expiresAtMs".
+// Sum of unexpired active holds ("amount:expiresAtMs"), pruning expired ones. Only live holds are in this hash.
 const HELD = `
 local function held(hkey, now)
   local all = redis.call('HGETALL', hkey)
   local total = 0
   for i = 1, #all, 2 do
     local amt, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
-    if tonumber(exp) <= now then redis.call('HDEL', hkey, all[i]) else total = total + tonumber(amt) end
+    if not exp or tonumber(exp) <= now then redis.call('HDEL', hkey, all[i]) else total = total + tonumber(amt) end
   end
   return total
 end
 local now = tonumber(ARGV[1])
 `;
 
-// KEYS: account, holds, rate window, idem|''  ARGV: now, rpm, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, windowEndMs
+// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage
+// ARGV: now, rpm, chargeAmount, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, claimTtlMs, usageJson
 const ADMIT = `${HELD}
-if KEYS[4] ~= '' then
-  local r = redis.call('HMGET', KEYS[4], 'fp', 'r')
+if KEYS[3] ~= '' then
+  local c = redis.call('GET', KEYS[3])
+  if c then if c == 'v' then return {'void'} end return {'ok'} end
+end
+if ARGV[4] ~= '' then
+  if redis.call('EXISTS', KEYS[6]) == 1 then return {'void'} end
+  if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return {'ok'} end
+end
+if KEYS[5] ~= '' then
+  local r = redis.call('HMGET', KEYS[5], 'fp', 'r')
   if r[1] then
-    if r[1] ~= ARGV[6] then return {'idem_mismatch'} end
+    if r[1] ~= ARGV[7] then return {'idem_mismatch'} end
     if r[2] then return {'replay', r[2]} end
     return {'in_flight'}
   end
 end
-local win_end = tonumber(ARGV[8])
-local n = tonumber(redis.call('GET', KEYS[3]) or '0')
-if n >= tonumber(ARGV[2]) then return {'rate_limited', math.max(1, math.ceil((win_end - now) / 1000))} end
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIREAT', KEYS[3], win_end + 1000)
-local amt = tonumber(ARGV[4])
-if amt > 0 and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then
+local interval = ${RATE_WINDOW_MS} / tonumber(ARGV[2])
+local base = math.max(tonumber(redis.call('GET', KEYS[4]) or '0'), now)
+local ahead = base + interval - now
+if ahead > ${RATE_WINDOW_MS} then return {'rate_limited', math.max(1, math.ceil((ahead - ${RATE_WINDOW_MS}) / 1000))} end
+local charge = tonumber(ARGV[3])
+local hold = tonumber(ARGV[5])
+if charge + hold > 0 then
   local avail = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0') - held(KEYS[2], now)
-  if amt > avail then return {'insufficient', math.max(0, avail)} end
-  redis.call('HSET', KEYS[2], ARGV[3], string.format('%d:%d', amt, now + tonumber(ARGV[5])))
+  if charge + hold > avail then return {'insufficient', math.max(0, avail)} end
 end
-if KEYS[4] ~= '' then
-  redis.call('HSET', KEYS[4], 'fp', ARGV[6])
-  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+redis.call('SET', KEYS[4], string.format('%.3f', base + interval), 'PX', math.ceil(ahead) + 1000)
+if KEYS[3] ~= '' then
+  if charge > 0 then
+    redis.call('HINCRBY', KEYS[1], 'balance', -charge)
+    redis.call('HINCRBY', KEYS[1], 'spent', charge)
+    redis.call('HINCRBY', KEYS[1], 'charges', 1)
+    redis.call('LPUSH', KEYS[7], ARGV[10])
+    redis.call('LTRIM', KEYS[7], 0, ${USAGE_KEEP - 1})
+  end
+  redis.call('SET', KEYS[3], charge, 'PX', ARGV[9])
+end
+if hold > 0 then redis.call('HSET', KEYS[2], ARGV[4], string.format('%d:%d', hold, now + tonumber(ARGV[6]))) end
+if KEYS[5] ~= '' then
+  redis.call('HSET', KEYS[5], 'fp', ARGV[7])
+  redis.call('PEXPIRE', KEYS[5], ARGV[8])
 end
 return {'ok'}
 `;
 
-// KEYS: account, holds, claim, usage, idem|''  ARGV: now, amount, holdId, usageJson, claimTtlMs, response, idemTtlMs
+// KEYS: account, holds, claim, usage, released-hold|''  ARGV: now, amount, holdId, usageJson, claimTtlMs
 const SETTLE = `${HELD}
-if ARGV[3] ~= '' then redis.call('HDEL', KEYS[2], ARGV[3]) end
+if ARGV[3] ~= '' then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+  redis.call('SET', KEYS[5], '1', 'PX', ${RELEASED_HOLD_TTL_MS})
+end
 local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')
 local prior = redis.call('GET', KEYS[3])
-if prior then return {'dup', tonumber(prior), bal} end
+if prior then return {'dup', tonumber(prior) or 0, bal} end
 local amt = tonumber(ARGV[2])
 local avail = bal - held(KEYS[2], now)
 if amt > avail then return {'insufficient', math.max(0, avail)} end
@@ -75,17 +103,41 @@ if amt > 0 then
   redis.call('LTRIM', KEYS[4], 0, ${USAGE_KEEP - 1})
 end
 redis.call('SET', KEYS[3], amt, 'PX', ARGV[5])
-if KEYS[5] ~= '' then
-  redis.call('HSET', KEYS[5], 'r', ARGV[6])
-  redis.call('PEXPIRE', KEYS[5], ARGV[7])
-end
 return {'ok', amt, bal - amt}
 `;
 
-// KEYS: holds, idem|''  ARGV: holdId
+// KEYS: account, claim, usage  ARGV: keep, now, claimTtlMs, claimId
+const REFUND = `
+local c = redis.call('GET', KEYS[2])
+if not c then
+  redis.call('SET', KEYS[2], 'v', 'PX', ARGV[3])
+  return 0
+end
+if c == 'v' then return 0 end
+local charged = tonumber(c)
+local keep = tonumber(ARGV[1])
+if charged <= keep then return charged end
+local back = charged - keep
+redis.call('HINCRBY', KEYS[1], 'balance', back)
+redis.call('HINCRBY', KEYS[1], 'spent', -back)
+if keep == 0 then
+  redis.call('HINCRBY', KEYS[1], 'charges', -1)
+  redis.call('SET', KEYS[2], 'v', 'KEEPTTL')
+else
+  redis.call('SET', KEYS[2], keep, 'KEEPTTL')
+end
+redis.call('LPUSH', KEYS[3], cjson.encode({claim = ARGV[4], amount_micro = -back, memo = 'refund', at = tonumber(ARGV[2])}))
+redis.call('LTRIM', KEYS[3], 0, ${USAGE_KEEP - 1})
+return keep
+`;
+
+// KEYS: holds, released-hold|'', idem|''  ARGV: holdId
 const RELEASE = `
-if ARGV[1] ~= '' then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if KEYS[2] ~= '' and redis.call('HEXISTS', KEYS[2], 'r') == 0 then redis.call('DEL', KEYS[2]) end
+if ARGV[1] ~= '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], '1', 'PX', ${RELEASED_HOLD_TTL_MS})
+end
+if KEYS[3] ~= '' and redis.call('HEXISTS', KEYS[3], 'r') == 0 then redis.call('DEL', KEYS[3]) end
 return 1
 `;
 
@@ -97,7 +149,7 @@ return redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1])
 
 type Reply = [string, ...(string | number)[]];
 
-/** HGETALL without automatic deserialization is a flat [field, value, …] list. */
+/** HGETALL is a flat [field, value, …] list. */
 function pairs(raw: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (Array.isArray(raw)) for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = String(raw[i + 1]);
@@ -105,19 +157,10 @@ function pairs(raw: unknown): Record<string, string> {
 }
 
 export class UpstashLedger implements Ledger {
-  private readonly redis: Redis;
-  private readonly admitScript;
-  private readonly settleScript;
-  private readonly releaseScript;
-  private readonly creditScript;
+  private readonly redis: RestRedis;
 
-  constructor(opts: { url: string; token: string }) {
-    // retry: false — a blind retry of a money operation is not ours to make; failures surface as 503.
-    this.redis = new Redis({ url: opts.url, token: opts.token, retry: false, automaticDeserialization: false, enableTelemetry: false });
-    this.admitScript = this.redis.createScript<Reply>(ADMIT);
-    this.settleScript = this.redis.createScript<Reply>(SETTLE);
-    this.releaseScript = this.redis.createScript<Reply>(RELEASE);
-    this.creditScript = this.redis.createScript<number | null>(CREDIT);
+  constructor(opts: { url: string; token: string; timeoutMs: number }) {
+    this.redis = new RestRedis(opts.url.replace(/\/+$/, ''), opts.token, opts.timeoutMs);
   }
 
   private k(account: string, part: string) {
@@ -125,40 +168,40 @@ export class UpstashLedger implements Ledger {
   }
 
   async findKey(hash: string): Promise<KeyRecord | null> {
-    const h = pairs(await this.redis.hgetall(`phi:key:${hash}`));
+    const h = pairs(await this.redis.cmd('hgetall', `phi:key:${hash}`));
     if (!h.id) return null;
     return { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm) };
   }
 
   async issueKey(hash: string, rec: KeyRecord, credits: number): Promise<void> {
-    const tx = this.redis.multi();
-    tx.hincrby(this.k(rec.account, 'a'), 'balance', credits);
-    tx.hset(`phi:key:${hash}`, { id: rec.keyId, account: rec.account, tier: rec.tier, rpm: rec.rpm });
-    tx.set(`phi:kid:${rec.keyId}`, hash);
-    await tx.exec();
+    await this.redis.transaction([
+      ['hincrby', this.k(rec.account, 'a'), 'balance', credits],
+      ['hset', `phi:key:${hash}`, 'id', rec.keyId, 'account', rec.account, 'tier', rec.tier, 'rpm', rec.rpm],
+      ['set', `phi:kid:${rec.keyId}`, hash],
+    ]);
   }
 
   async revokeKey(keyId: string): Promise<boolean> {
-    const hash = await this.redis.get<string>(`phi:kid:${keyId}`);
-    if (!hash) return false;
-    const tx = this.redis.multi();
-    tx.del(`phi:key:${hash}`);
-    tx.del(`phi:kid:${keyId}`);
-    await tx.exec();
+    const hash = await this.redis.cmd('get', `phi:kid:${keyId}`);
+    if (typeof hash !== 'string') return false;
+    await this.redis.transaction([
+      ['del', `phi:key:${hash}`],
+      ['del', `phi:kid:${keyId}`],
+    ]);
     return true;
   }
 
   async credit(account: string, amount: number, create: boolean): Promise<number | null> {
-    const balance = await this.creditScript.exec([this.k(account, 'a')], [String(amount), create ? '1' : '0']);
+    const balance = await this.redis.script(CREDIT, [this.k(account, 'a')], [amount, create ? 1 : 0]);
     return balance === null ? null : Number(balance);
   }
 
   async account(account: string, now: number): Promise<AccountView | null> {
-    const p = this.redis.pipeline();
-    p.hgetall(this.k(account, 'a'));
-    p.hgetall(this.k(account, 'h'));
-    p.lrange(this.k(account, 'u'), 0, USAGE_KEEP - 1);
-    const [rawA, rawHolds, usage] = (await p.exec()) as [unknown, unknown, string[]];
+    const [rawA, rawHolds, usage] = await this.redis.pipeline([
+      ['hgetall', this.k(account, 'a')],
+      ['hgetall', this.k(account, 'h')],
+      ['lrange', this.k(account, 'u'), 0, USAGE_KEEP - 1],
+    ]);
     const a = pairs(rawA);
     if (a.balance === undefined) return null;
     let held = 0;
@@ -172,29 +215,35 @@ export class UpstashLedger implements Ledger {
       held_micro: held,
       spent_micro: Number(a.spent ?? 0),
       charges: Number(a.charges ?? 0),
-      usage: usage.map((u) => JSON.parse(u) as UsageRecord),
+      usage: (usage as string[]).map((u) => JSON.parse(u) as UsageRecord),
     };
   }
 
   async admit(req: AdmitRequest): Promise<AdmitResult> {
-    const win = Math.floor(req.now / 60_000);
+    const a = req.account;
+    const usage: UsageRecord | null = req.charge ? { claim: req.charge.id, amount_micro: req.charge.amount, memo: req.charge.memo, at: req.now } : null;
     const keys = [
-      this.k(req.account, 'a'),
-      this.k(req.account, 'h'),
-      this.k(req.account, `rl:${req.keyId}:${win}`),
-      req.idem ? this.k(req.account, `i:${req.idem.key}`) : '',
+      this.k(a, 'a'),
+      this.k(a, 'h'),
+      req.charge ? this.k(a, `c:${req.charge.id}`) : '',
+      this.k(a, `rl:${req.keyId}`),
+      req.idem ? this.k(a, `i:${req.idem.key}`) : '',
+      req.hold ? this.k(a, `hx:${req.hold.id}`) : '',
+      this.k(a, 'u'),
     ];
     const args = [
       req.now,
       req.rpm,
+      req.charge?.amount ?? 0,
       req.hold?.id ?? '',
       req.hold?.amount ?? 0,
       (req.hold?.ttlSec ?? 0) * 1000,
       req.idem?.fingerprint ?? '',
       (req.idem?.pendingTtlSec ?? 0) * 1000,
-      (win + 1) * 60_000,
-    ].map(String);
-    const [status, value] = await this.admitScript.exec(keys, args);
+      CLAIM_TTL_SEC * 1000,
+      usage ? JSON.stringify(usage) : '',
+    ];
+    const [status, value] = (await this.redis.script(ADMIT, keys, args)) as Reply;
     switch (status) {
       case 'ok':
         return { ok: true };
@@ -206,9 +255,10 @@ export class UpstashLedger implements Ledger {
         return { ok: false, reason: 'replay', response: String(value) };
       case 'in_flight':
       case 'idem_mismatch':
+      case 'void':
         return { ok: false, reason: status };
       default:
-        throw new Error(`unexpected admit reply ${status}`);
+        throw new Error('unexpected admit reply');
     }
   }
 
@@ -219,24 +269,33 @@ export class UpstashLedger implements Ledger {
       this.k(req.account, 'h'),
       this.k(req.account, `c:${req.claim}`),
       this.k(req.account, 'u'),
-      req.idem ? this.k(req.account, `i:${req.idem.key}`) : '',
+      req.holdId ? this.k(req.account, `hx:${req.holdId}`) : '',
     ];
-    const args = [
-      req.now,
-      req.amount,
-      req.holdId ?? '',
-      JSON.stringify(usage),
-      CLAIM_TTL_SEC * 1000,
-      req.idem?.response ?? '',
-      (req.idem?.ttlSec ?? 0) * 1000,
-    ].map(String);
-    const [status, a, b] = await this.settleScript.exec(keys, args);
+    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000];
+    const [status, a, b] = (await this.redis.script(SETTLE, keys, args)) as Reply;
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', availableMicro: Number(a) };
     return { ok: true, charged: status === 'ok', amount: Number(a), balance: Number(b) };
   }
 
+  async refund(req: RefundRequest): Promise<number> {
+    const keys = [this.k(req.account, 'a'), this.k(req.account, `c:${req.claim}`), this.k(req.account, 'u')];
+    return Number(await this.redis.script(REFUND, keys, [req.keep, req.now, CLAIM_TTL_SEC * 1000, req.claim]));
+  }
+
   async release(req: ReleaseRequest): Promise<void> {
-    const keys = [this.k(req.account, 'h'), req.idemKey ? this.k(req.account, `i:${req.idemKey}`) : ''];
-    await this.releaseScript.exec(keys, [req.holdId ?? '']);
+    const keys = [
+      this.k(req.account, 'h'),
+      req.holdId ? this.k(req.account, `hx:${req.holdId}`) : '',
+      req.idemKey ? this.k(req.account, `i:${req.idemKey}`) : '',
+    ];
+    await this.redis.script(RELEASE, keys, [req.holdId ?? '']);
+  }
+
+  async remember(req: RememberRequest): Promise<void> {
+    const key = this.k(req.account, `i:${req.idem.key}`);
+    await this.redis.transaction([
+      ['hset', key, 'fp', req.idem.fingerprint, 'r', req.response],
+      ['pexpire', key, req.ttlSec * 1000],
+    ]);
   }
 }

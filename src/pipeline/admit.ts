@@ -1,8 +1,10 @@
-// Step 3 + 5 of the pipeline in one ledger round trip: rate limit, Idempotency-Key check, credit hold.
-import type { Ledger } from '../ledger';
-import type { AdmitRequest, KeyRecord } from '../ledger/types';
-import { ApiError, badRequest } from '../http/errors';
+// Step 3 + 5 of the pipeline in one ledger round trip: rate limit, Idempotency-Key check, and the charge (images)
+// or the hold (video).
+import type { Charge, Hold } from '../ledger/types';
+import { ApiError, badRequest, storeUnavailable } from '../http/errors';
 import { sha256Hex } from '../http/crypto';
+import type { Ctx } from './context';
+import { admitOrReverse } from './money';
 
 export interface IdempotencyInput {
   key: string;
@@ -26,16 +28,17 @@ export async function idempotencyFrom(header: string | undefined, scope: string,
  * was already completed (the caller replays it; nothing is charged again).
  */
 export async function admit(
-  ledger: Ledger,
-  key: KeyRecord,
-  opts: { hold?: AdmitRequest['hold']; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: string },
+  ctx: Ctx,
+  opts: { charge?: Charge; hold?: Hold; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: 'read' },
 ): Promise<string | null> {
+  const { key } = ctx;
   const idem = opts.idem && { key: opts.idem.key, fingerprint: opts.idem.fingerprint, pendingTtlSec: opts.pendingTtlSec ?? 300 };
-  const r = await ledger.admit({
+  const r = await admitOrReverse(ctx, {
     account: key.account,
     keyId: opts.bucket ? `${key.keyId}:${opts.bucket}` : key.keyId,
     rpm: opts.bucket === 'read' ? key.rpm * READ_MULTIPLIER : key.rpm,
     now: Date.now(),
+    charge: opts.charge,
     hold: opts.hold,
     idem,
   });
@@ -48,13 +51,16 @@ export async function admit(
         'retry-after': String(r.retryAfterSec),
       });
     case 'insufficient':
-      throw new ApiError(402, 'insufficient_quota', `Prepaid credits do not cover this request (needs ${opts.hold?.amount ?? 0} micro-USD, available ${r.availableMicro})`, null, {
+      throw new ApiError(402, 'insufficient_quota', `Prepaid credits do not cover this request (needs ${opts.charge?.amount ?? opts.hold?.amount ?? 0} micro-USD, available ${r.availableMicro})`, null, {
         'x-should-retry': 'false',
       });
     case 'in_flight':
       throw new ApiError(409, 'idempotency_conflict', 'A request with this Idempotency-Key is still in progress; retry shortly', 'Idempotency-Key', { 'retry-after': '2' });
     case 'idem_mismatch':
       throw badRequest('Idempotency-Key', 'This Idempotency-Key was already used with a different request');
+    case 'void':
+      // An earlier attempt of this very operation was reversed while the ledger was unreachable.
+      throw storeUnavailable();
   }
 }
 

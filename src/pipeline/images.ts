@@ -1,16 +1,17 @@
-// Synchronous image generation: admit (hold n × price) → provider → deliver → settle what was delivered.
-import type { Config } from '../config';
-import type { Env } from '../env';
+// Synchronous image generation: admit (rate limit + charge n × price, one ledger round trip) → provider → deliver
+// → done. Only what was not delivered costs another round trip: a failure refunds everything, a partial result
+// refunds the missing images. With an Idempotency-Key the response is stored for replays (a second round trip).
 import { resolveRoute } from '../catalog/resolve';
 import { ApiError } from '../http/errors';
 import { randomId } from '../http/crypto';
-import type { Ledger } from '../ledger';
-import type { KeyRecord } from '../ledger/types';
 import { Bytes, embeddedLength, jsonText } from '../http/json-stream';
+import { persist } from '../ledger';
 import { deliverBase64, deliverUrl, imageKey, MAX_B64_TOTAL, type DeliverContext } from '../media/deliver';
 import { providerFor } from '../providers';
 import type { ImageRequest } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
+import type { Ctx } from './context';
+import { forgetIdempotency, refund } from './money';
 
 export interface ImageJob extends ImageRequest {
   model?: string;
@@ -33,20 +34,14 @@ function replayRecord(body: unknown): string {
   return stored.length > MAX_REPLAY_BYTES ? JSON.stringify({ omitted: true }) : stored;
 }
 
-export async function runImages(
-  env: Env,
-  cfg: Config,
-  ledger: Ledger,
-  key: KeyRecord,
-  origin: string,
-  job: ImageJob,
-  idem?: IdempotencyInput,
-): Promise<Outcome> {
+export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput): Promise<Outcome> {
+  const { cfg, key } = ctx;
   const route = resolveRoute({ model: job.model ?? undefined, kind: 'image' }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
   const provider = providerFor(route.provider, cfg);
-  const id = `img_${randomId(12)}`;
-  const hold = route.unitMicro > 0 ? { id, amount: route.unitMicro * job.n, ttlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 300 } : undefined;
-  const replay = await admit(ledger, key, { hold, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
+  const claim = `img_${randomId(12)}`;
+  const planned = route.unitMicro * job.n;
+  const charge = planned > 0 ? { id: claim, amount: planned, memo: `${route.canonical} x${job.n}` } : undefined;
+  const replay = await admit(ctx, { charge, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {
     const stored = JSON.parse(replay) as { body?: unknown };
     if (stored.body === undefined) {
@@ -54,41 +49,37 @@ export async function runImages(
     }
     return { body: stored.body, costMicro: 0, replayed: true };
   }
+  let data: ({ url: string } | { b64_json: Bytes })[];
   try {
-    const result = await provider.generateImages(route, job, { shortRetention: Boolean(env.MEDIA) });
-    const ctx: DeliverContext = { cfg, bucket: env.MEDIA, provider, account: key.account, origin };
+    const result = await provider.generateImages(route, job, { shortRetention: Boolean(ctx.env.MEDIA) });
+    const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: key.account, origin: ctx.origin };
     const revised = result.revisedPrompt ? { revised_prompt: result.revisedPrompt } : {};
-    let data: ({ url: string } | { b64_json: Bytes })[];
     if (job.responseFormat === 'b64_json') {
       // One shared byte budget: the images are held until the response is sent.
       data = [];
       let budget = MAX_B64_TOTAL;
       for (const asset of result.assets) {
-        const b64 = await deliverBase64(ctx, asset, budget);
+        const b64 = await deliverBase64(dctx, asset, budget);
         budget -= b64.size;
         data.push({ b64_json: b64, ...revised });
       }
     } else {
-      data = await Promise.all(result.assets.map(async (asset) => ({ url: await deliverUrl(ctx, asset, 'image', imageKey), ...revised })));
+      data = await Promise.all(result.assets.map(async (asset) => ({ url: await deliverUrl(dctx, asset, 'image', imageKey), ...revised })));
     }
-    const cost = route.unitMicro * data.length;
-    const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
-    // The free tier moves no money: it only needs the ledger again to record an Idempotency-Key response.
-    if (cost === 0 && !idem) return { body, costMicro: 0, replayed: false };
-    const settled = await ledger.settle({
-      account: key.account,
-      claim: id,
-      amount: cost,
-      holdId: hold?.id,
-      memo: `${route.canonical} x${data.length}`,
-      now: Date.now(),
-      idem: idem && { key: idem.key, response: replayRecord(body), ttlSec: IDEMPOTENCY_TTL_SEC },
-    });
-    if (!settled.ok) throw new ApiError(402, 'insufficient_quota', 'The credit hold expired and the balance no longer covers these images', null, { 'x-should-retry': 'false' });
-    return { body, costMicro: settled.amount, replayed: false };
   } catch (err) {
-    // Nothing was delivered: release the hold and the idempotency marker, charge nothing.
-    await ledger.release({ account: key.account, holdId: hold?.id, idemKey: idem?.key }).catch(() => {});
+    // Nothing was delivered: the charge is refunded in full and the Idempotency-Key freed for a retry.
+    if (charge) await refund(ctx, claim, 0);
+    await forgetIdempotency(ctx, idem?.key);
     throw err;
   }
+  const cost = route.unitMicro * data.length;
+  if (charge && cost < planned) await refund(ctx, claim, cost); // a partial result pays for what came back
+  const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
+  if (idem) {
+    // Delivered and charged either way; if the response cannot be stored, a retry with this key waits out the
+    // in-flight marker (409) instead of being charged again.
+    const response = replayRecord(body);
+    await persist(() => ctx.ledger.remember({ account: key.account, idem, response, ttlSec: IDEMPOTENCY_TTL_SEC, now: Date.now() }), cfg.STORE_TIMEOUT_MS).catch(() => {});
+  }
+  return { body, costMicro: cost, replayed: false };
 }

@@ -1,20 +1,21 @@
 // Async video: enqueue (hold the estimate) → poll (first completed poll settles exactly once) → content.
 import type { Config } from '../config';
-import type { Env } from '../env';
 import { resolveRoute } from '../catalog/resolve';
 import { planFrames, videoCost, type FramePlan } from '../catalog/video';
 import { ApiError, notFound } from '../http/errors';
 import { hmac, randomId } from '../http/crypto';
 import { decodeJob, encodeJob, type Job } from '../jobs/id';
-import type { UrlRules } from '../http/urls';
-import type { Ledger } from '../ledger';
-import type { KeyRecord } from '../ledger/types';
+import { persist } from '../ledger';
 import { deliverUrl, type DeliverContext } from '../media/deliver';
 import { mp4DurationMs, rangeReader } from '../media/mp4';
 import { r2ReadAt } from '../media/store';
 import { providerFor } from '../providers';
 import type { Asset, InputFile, VideoState } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
+import type { Ctx } from './context';
+import { release } from './money';
+
+export type { Ctx } from './context';
 
 export interface VideoInput {
   prompt: string;
@@ -37,25 +38,17 @@ export interface Enqueued {
   plan: FramePlan;
 }
 
-export interface Ctx {
-  env: Env;
-  cfg: Config;
-  ledger: Ledger;
-  key: KeyRecord;
-  origin: string;
-  urlRules: UrlRules;
-}
-
 export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: IdempotencyInput): Promise<Enqueued | { replay: unknown }> {
-  const { cfg, ledger, key } = ctx;
+  const { cfg, key } = ctx;
   const hasImage = Boolean(input.image);
   const route = resolveRoute({ model: input.model, kind: 'video', hasImage, hasAudio: Boolean(input.audio) }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
   const plan = planFrames(route, hasImage, input);
   const provider = providerFor(route.provider, cfg);
   const estimate = videoCost(route.unitMicro, plan);
-  const holdId = estimate > 0 ? `vh_${randomId(12)}` : '';
-  const replay = await admit(ledger, key, {
-    hold: holdId ? { id: holdId, amount: estimate, ttlSec: VIDEO_HOLD_TTL_SEC } : undefined,
+  // A hold (of 0 on the free tier) makes the enqueue idempotent: sent again, it cannot hold twice.
+  const holdId = `vh_${randomId(12)}`;
+  const replay = await admit(ctx, {
+    hold: { id: holdId, amount: estimate, ttlSec: VIDEO_HOLD_TTL_SEC },
     idem,
     pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60,
   });
@@ -64,7 +57,7 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   try {
     requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules });
   } catch (err) {
-    await ledger.release({ account: key.account, holdId: holdId || undefined, idemKey: idem?.key }).catch(() => {});
+    await release(ctx, key.account, holdId, idem?.key);
     throw err;
   }
   const job: Job = {
@@ -83,16 +76,10 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   return { job, id: await encodeJob(cfg.SIGNING_SECRET, job), plan };
 }
 
-/** Stores the enqueue response for Idempotency-Key replays (no money moves: amount 0, no hold touched). */
-export async function rememberEnqueue(ledger: Ledger, account: string, idem: IdempotencyInput, response: unknown): Promise<void> {
-  await ledger.settle({
-    account,
-    claim: `enqueue:${idem.key}`,
-    amount: 0,
-    memo: '',
-    now: Date.now(),
-    idem: { key: idem.key, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC },
-  });
+/** Stores the enqueue response for Idempotency-Key replays (best effort: the job exists either way). */
+export async function rememberEnqueue(ctx: Ctx, idem: IdempotencyInput, response: unknown): Promise<void> {
+  const req = { account: ctx.key.account, idem, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC, now: Date.now() };
+  await persist(() => ctx.ledger.remember(req), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
 }
 
 /** Verifies a job id for this caller; forged, tampered or another account's ids are a plain 404. */
@@ -113,7 +100,7 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   const provider = providerFor(job.p, cfg);
   const state: VideoState = await provider.videoStatus(job.e, job.r);
   if (state.status === 'failed') {
-    if (job.h) await ledger.release({ account: job.a, holdId: job.h });
+    if (job.h) await release(ctx, job.a, job.h);
     return state;
   }
   if (state.status !== 'completed') return state;
@@ -125,15 +112,22 @@ export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
   // Bill what was delivered: the file's own duration when it is shorter than planned (e.g. a short avatar audio).
   const read = ctx.env.MEDIA ? r2ReadAt(ctx.env.MEDIA, key) : rangeReader((range) => provider.open(state.asset, range));
   const ms = await mp4DurationMs(read).catch(() => null);
-  const amount = ms === null ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
-  const settled = await ledger.settle({
-    account: job.a,
-    claim: `video:${job.p}:${job.r}`,
-    amount,
-    holdId: job.h || undefined,
-    memo: `${job.m} ${job.f}f@${job.fps}fps`,
-    now: Date.now(),
-  });
+  // A zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
+  const amount = !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
+  // Idempotent by claim: resent while its answer is lost; if it stays unknown the poll answers 503 and the same
+  // poll sent again settles (or finds settled) the same claim.
+  const settled = await persist(
+    () =>
+      ledger.settle({
+        account: job.a,
+        claim: `video:${job.p}:${job.r}`,
+        amount,
+        holdId: job.h || undefined,
+        memo: `${job.m} ${job.f}f@${job.fps}fps`,
+        now: Date.now(),
+      }),
+    cfg.STORE_TIMEOUT_MS,
+  );
   if (!settled.ok) {
     throw new ApiError(402, 'insufficient_quota', 'The finished video cannot be paid for: its credit hold expired and the balance no longer covers it', null, { 'x-should-retry': 'false' });
   }

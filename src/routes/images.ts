@@ -5,6 +5,7 @@ import { sha256Hex } from '../http/crypto';
 import { badRequest } from '../http/errors';
 import { parse, parseJson } from '../http/validate';
 import { idempotencyFrom } from '../pipeline/admit';
+import { ctxOf } from '../pipeline/context';
 import { runImages } from '../pipeline/images';
 import { jsonStream, sized } from '../http/json-stream';
 
@@ -57,8 +58,7 @@ export const images = new Hono<AppEnv>().post('/images/generations', async (c) =
     responseFormat: body.response_format ?? 'url',
   } as const;
   const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'images', await sha256Hex(raw));
-  const origin = new URL(c.req.url).origin;
-  const out = await runImages(c.env, c.get('cfg'), c.get('ledger'), c.get('key'), origin, job, idem);
+  const out = await runImages(ctxOf(c), job, idem);
   c.header('x-phi-cost-micro', String(out.costMicro));
   if (out.replayed) c.header('idempotent-replayed', 'true');
   // b64_json bodies stream their base64 from the image bytes (never one big string in memory).

@@ -8,7 +8,8 @@ import { parse, parseJson } from '../http/validate';
 import type { Job } from '../jobs/id';
 import { proxyFile, serveMedia } from '../media/store';
 import { admit, idempotencyFrom } from '../pipeline/admit';
-import { enqueueVideo, loadJob, pollJob, rememberEnqueue, type Ctx, type Polled, type VideoInput } from '../pipeline/videos';
+import { ctxOf } from '../pipeline/context';
+import { enqueueVideo, loadJob, pollJob, rememberEnqueue, type Polled, type VideoInput } from '../pipeline/videos';
 import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
 import { b64url, sha256Hex } from '../http/crypto';
@@ -110,13 +111,6 @@ async function fileDigest(file: File): Promise<string> {
   return b64url(new Uint8Array(await digest.digest));
 }
 
-const ctxOf = (c: Context<AppEnv>): Ctx => {
-  const cfg = c.get('cfg');
-  const origin = new URL(c.req.url);
-  const urlRules: UrlRules = { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [origin.host, ...(cfg.workerHost ? [cfg.workerHost] : [])] };
-  return { env: c.env, cfg, ledger: c.get('ledger'), key: c.get('key'), origin: origin.origin, urlRules };
-};
-
 /** The OpenAI Video object (all fields present), plus `url` / `cost_micro` extensions when completed. */
 function videoObject(id: string, job: Job, state: Polled | { status: 'queued'; progress: 0 }) {
   const done = state.status === 'completed';
@@ -151,7 +145,7 @@ async function enqueue(c: Context<AppEnv>) {
     return c.json(out.replay as object);
   }
   const body = videoObject(out.id, out.job, { status: 'queued', progress: 0 });
-  if (idem) await rememberEnqueue(ctx.ledger, ctx.key.account, idem, body);
+  if (idem) await rememberEnqueue(ctx, idem, body);
   c.header('openai-poll-after-ms', POLL_AFTER_MS);
   return c.json(body);
 }
@@ -161,7 +155,7 @@ async function pollFor(c: Context<AppEnv>) {
   const ctx = ctxOf(c);
   const id = c.req.param('id')!;
   const job = await loadJob(ctx, id);
-  await admit(ctx.ledger, ctx.key, { bucket: 'read' });
+  await admit(ctx, { bucket: 'read' });
   return { ctx, id, job, state: await pollJob(ctx, id, job) };
 }
 

@@ -176,11 +176,23 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       }
     }
   }
-  const historyEntry = (j) => ({ prompt: [j.number, j.id, j.graph, j.extra_data, j.outputNodeIds], outputs: j.outputs,
-    status: j.status, meta: {} });
+  const historyEntry = (j) => {
+    const entry = { prompt: [j.number, j.id, j.graph, j.extra_data, j.outputNodeIds], outputs: j.outputs, status: j.status, meta: {} };
+    // Wrong-shaped history for fault tests (#comfy-shape-<name> in any prompt text of the job).
+    const first = Object.values(j.outputs ?? {})[0];
+    switch (j.shape) {
+      case 'gifs-object': if (first) first.gifs = { filename: 'x.mp4' }; break;
+      case 'filename-number': for (const f of [...(first?.images ?? []), ...(first?.gifs ?? [])]) f.filename = 123; break;
+      case 'messages-object': entry.status = { ...j.status, messages: { execution_start: true } }; break;
+      case 'outputs-string': entry.outputs = 'done'; break;
+      case 'traversal': for (const f of [...(first?.images ?? []), ...(first?.gifs ?? [])]) f.subfolder = '../../etc'; break;
+    }
+    return entry;
+  };
 
   /** Route one authenticated request. @returns {Promise<[number, any, Record<string,string>?]>} */
   async function route(method, path, query, raw, headers) {
+    const reqHeaders = headers;
     const json = () => { try { return JSON.parse(raw.toString('utf8') || 'null'); } catch { return undefined; } };
     settle();
     if (method === 'POST' && path === '/prompt') {
@@ -202,7 +214,8 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       const delay = has('#comfy-hang') ? Infinity : has('#comfy-slow') ? 3000 : 300;
       const job = { id, number: number++, graph, extra_data: body.extra_data || {}, at, doneAt: at + delay,
         outputNodeIds: Object.keys(graph).filter((k) => OUTPUT_NODES.has(graph[k].class_type)),
-        errorNode: has('#comfy-error'), status: null, outputs: {} };
+        errorNode: has('#comfy-error'), status: null, outputs: {},
+        shape: texts.map(([, v]) => v.match(/#comfy-shape-([a-z-]+)/)?.[1]).find(Boolean) };
       jobs.set(id, job);
       return [200, { prompt_id: id, number: job.number, node_errors: {} }];
     }
@@ -213,7 +226,11 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
     }
     if (method === 'GET' && path.startsWith('/history/')) {
       const j = jobs.get(decodeURIComponent(path.slice(9)));
+      if (j?.status && j.shape === 'history-null') return [200, null];
       return [200, j?.status ? { [j.id]: historyEntry(j) } : {}];
+    }
+    if (method === 'GET' && path === '/queue' && [...jobs.values()].some((j) => !j.status && j.shape === 'queue-object')) {
+      return [200, { queue_pending: [], queue_running: { running: true } }];
     }
     if (method === 'GET' && path === '/queue') return [200, { queue_pending: [], queue_running: [...jobs.values()]
       .filter((j) => !j.status).map((j) => [j.number, j.id, j.graph, {}, j.outputNodeIds]) }];
@@ -231,7 +248,18 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       if (!filename) return [400, ''];
       if (unsafePath(filename) || unsafePath(subfolder)) return [403, ''];
       const f = files.get(fileKey(type, subfolder, filename));
-      return f ? [200, f.bytes, { 'content-type': f.contentType, 'content-disposition': `filename="${filename}"` }] : [404, ''];
+      if (!f) return [404, ''];
+      const headers = { 'content-type': f.contentType, 'content-disposition': `filename="${filename}"`, 'accept-ranges': 'bytes' };
+      // Single byte ranges like aiohttp's FileResponse: 206 with Content-Range, or 416 when unsatisfiable.
+      const m = /^bytes=(\d*)-(\d*)$/.exec(String(reqHeaders.range ?? '').trim());
+      if (m && (m[1] || m[2])) {
+        const len = f.bytes.length;
+        let start = m[1] === '' ? Math.max(0, len - Number(m[2])) : Number(m[1]);
+        const end = m[1] === '' || m[2] === '' ? len - 1 : Math.min(Number(m[2]), len - 1);
+        if (start >= len || start > end || (m[1] === '' && Number(m[2]) === 0)) return [416, '', { 'content-range': `bytes */${len}` }];
+        return [206, f.bytes.subarray(start, end + 1), { ...headers, 'content-range': `bytes ${start}-${end}/${len}` }];
+      }
+      return [200, f.bytes, headers];
     }
     if (method === 'POST' && path === '/upload/image') {
       let form;

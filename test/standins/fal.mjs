@@ -4,7 +4,9 @@
 // #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio, and hostile ones: #fal-foreign-url (an output URL on a
 // host that is not fal's CDN), #fal-html (an "image" that is an HTML page), #fal-422-url (a 422 whose message quotes
 // a CDN URL). For load and memory runs: #fal-size-<bytes> pads every output file to that size; #fal-chunked serves
-// the outputs without a Content-Length. Every request except /__calls is recorded in `calls`.
+// the outputs without a Content-Length. Faults: #fal-shape-<name> answers a wrong-shaped JSON body (see SHAPES),
+// #fal-stall sends half a sync result and stalls, #fal-stall-file / #fal-short-file serve an output file that stalls
+// half way / ends short of its Content-Length. Every request except /__calls is recorded in `calls`.
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { png, mp4, padded } from './media.mjs';
@@ -46,6 +48,25 @@ const int = (input, field, def, min, max, loc = field) => {
 const seedOf = (input) => (Number.isInteger(input.seed) ? input.seed : Math.floor(Math.random() * 2 ** 31));
 
 const FOREIGN_URL = 'https://cdn.evil.example/files/owned.png';
+
+/** Wrong-shaped answers, by where they replace the real one: run (sync result), submit, status or result. */
+const SHAPES = {
+  'null-run': ['run', null],
+  'images-string': ['run', { images: 'https://v3.fal.media/files/x.png' }],
+  'images-object': ['run', { images: { url: 'x' } }],
+  'image-url-number': ['run', { images: [{ url: 42 }] }],
+  'null-submit': ['submit', null],
+  'submit-id-number': ['submit', { request_id: 7, status: 'IN_QUEUE' }],
+  'null-status': ['status', null],
+  'status-unknown': ['status', { status: 'SOMETHING_ELSE' }],
+  'null-result': ['result', null],
+  'video-string': ['result', { video: 'https://v3.fal.media/files/x.mp4' }],
+};
+const shapeOf = (prompt, where) => {
+  const name = prompt.match(/#fal-shape-([a-z-]+)/)?.[1];
+  const shape = name && SHAPES[name];
+  return shape && shape[0] === where ? { status: 200, body: shape[1] } : null;
+};
 const HTML = Buffer.from('<!doctype html><script>fetch("/v1/account")</script>');
 
 /** Image models (ids containing `flux`). */
@@ -117,11 +138,11 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   /** @type {any[]} */ const calls = [];
   const jobs = new Map(), files = new Map(), timers = new Set();
   let origin = '';
-  let fileOpts = { size: 0, chunked: false }; // set per request from the prompt's markers
+  let fileOpts = { size: 0, chunked: false, fault: '' }; // set per request from the prompt's markers
   const addFile = (ext, bytes) => {
     const name = `${randomUUID()}.${ext}`;
     const body = fileOpts.size > bytes.length ? padded(bytes, fileOpts.size) : bytes;
-    files.set(name, { bytes: body, type: ext === 'png' ? 'image/png' : 'video/mp4', chunked: fileOpts.chunked });
+    files.set(name, { bytes: body, type: ext === 'png' ? 'image/png' : 'video/mp4', chunked: fileOpts.chunked, fault: fileOpts.fault });
     return `${origin}/files/${name}`;
   };
 
@@ -130,7 +151,11 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     if (input === undefined) return { error: invalid([], 'Expecting value: invalid JSON body', 'value_error.jsondecode') };
     if (!input || typeof input !== 'object' || Array.isArray(input)) return { error: invalid([], 'value is not a valid dict', 'type_error.dict') };
     const prompt = typeof input.prompt === 'string' ? input.prompt : '';
-    fileOpts = { size: Number(prompt.match(/#fal-size-(\d+)/)?.[1] ?? 0), chunked: prompt.includes('#fal-chunked') };
+    fileOpts = {
+      size: Number(prompt.match(/#fal-size-(\d+)/)?.[1] ?? 0),
+      chunked: prompt.includes('#fal-chunked'),
+      fault: prompt.includes('#fal-stall-file') ? 'stall' : prompt.includes('#fal-short-file') ? 'short' : '',
+    };
     if (prompt.includes('#fal-422-url')) return { error: invalid('image_url', 'Could not load https://v3.fal.media/files/zebra/SECRET-customer-file.png (403 Forbidden)') };
     if (prompt.includes('#fal-422')) return { error: invalid('prompt', 'Injected validation error (#fal-422)') };
     if (prompt.includes('#fal-500')) return { error: failure(500, 'Internal error', 'internal_error') };
@@ -178,6 +203,14 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       }
       const r = evaluate(id, input);
       if ('error' in r) return r.error;
+      if (prompt.includes('#fal-stall')) { // headers and half the body, then nothing
+        const text = JSON.stringify(r.output);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.write(text.slice(0, text.length >> 1));
+        return null;
+      }
+      const shaped = shapeOf(prompt, 'run');
+      if (shaped) return shaped;
       const fail = jobFailure(prompt);
       const headers = { 'x-fal-request-id': randomUUID() };
       return fail ? { ...fail, headers: { ...fail.headers, ...headers } } : { status: 200, body: r.output, headers };
@@ -192,7 +225,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       const job = { id: randomUUID(), endpoint: rest, base, prompt, output: r.output, failure: jobFailure(prompt),
         at: Date.now(), polls: 0, cancelled: false };
       jobs.set(job.id, job);
-      return { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: 0 } };
+      return shapeOf(prompt, 'submit') ?? { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: 0 } };
     }
     // GET {queue}/{owner/alias}/requests/{id}[/status] and PUT .../requests/{id}/cancel
     const segs = rest.split('/');
@@ -220,7 +253,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
           body.error_type = job.failure.body.error_type ?? 'validation_error';
         }
       }
-      return { status: status === 'COMPLETED' ? 200 : 202, body };
+      return shapeOf(job.prompt, 'status') ?? { status: status === 'COMPLETED' ? 200 : 202, body };
     }
     if (kind === 'cancel') {
       if (state(job) === 'COMPLETED') return { status: 400, body: { status: 'ALREADY_COMPLETED' } };
@@ -230,7 +263,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       return { status: 202, body: { status: 'CANCELLATION_REQUESTED' } };
     }
     if (state(job) !== 'COMPLETED') return { status: 400, body: { detail: 'Request is still in progress' } };
-    const reply = job.failure ?? { status: 200, body: job.output };
+    const reply = job.failure ?? shapeOf(job.prompt, 'result') ?? { status: 200, body: job.output };
     return { ...reply, headers: { ...reply.headers, 'x-fal-request-id': job.id } };
   }
 
@@ -295,6 +328,12 @@ function serveFile(req, res, file) {
     headers['content-range'] = `bytes ${start}-${end}/${len}`;
   }
   res.writeHead(status, file.chunked ? headers : { ...headers, 'content-length': end - start + 1 });
+  if (req.method !== 'HEAD' && file.fault) {
+    // Half the bytes, then either nothing more (stall) or the end of the connection (short of Content-Length).
+    res.write(file.bytes.subarray(start, start + ((end - start + 1) >> 1)));
+    if (file.fault === 'short') res.socket?.destroy();
+    return null;
+  }
   res.end(req.method === 'HEAD' ? undefined : file.bytes.subarray(start, end + 1));
   return null;
 }

@@ -3,11 +3,12 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-/** @typedef {{ port: number, stop: () => Promise<void> }} RedisHandle */
+/** @typedef {{ port: number, pid: number, stop: () => Promise<void> }} RedisHandle */
 
 /** Asks the OS for a free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
 export function freePort() {
@@ -117,5 +118,27 @@ export async function startRedis() {
     }
     await sleep(50);
   }
-  return { port, stop };
+  return { port, pid: /** @type {number} */ (child.pid), stop };
+}
+
+/**
+ * A loopback control for freezing a Redis the way a hung store behaves: POST /freeze sends SIGSTOP, /thaw SIGCONT.
+ * @param {number} pid @returns {Promise<{ url: string, thaw: () => void, close: () => Promise<void> }>}
+ */
+export async function startRedisControl(pid) {
+  const thaw = () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      /* gone */
+    }
+  };
+  const server = http.createServer((req, res) => {
+    if (req.url === '/freeze') process.kill(pid, 'SIGSTOP');
+    else if (req.url === '/thaw') thaw();
+    res.end('ok');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const url = `http://127.0.0.1:${/** @type {net.AddressInfo} */ (server.address()).port}`;
+  return { url, thaw, close: () => new Promise((resolve) => { thaw(); server.close(() => resolve(undefined)); }) };
 }

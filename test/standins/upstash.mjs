@@ -1,4 +1,4 @@
-// Stand-in for the Upstash Redis REST API (as used by the @upstash/redis client), in front of a real
+// Stand-in for the Upstash Redis REST API (one command per POST, /pipeline, /multi-exec; optional base64 encoding), in front of a real
 // redis-server. Dependency-free (node: builtins only) with its own minimal RESP2 client.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';

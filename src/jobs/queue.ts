@@ -1,0 +1,69 @@
+// Follow-up work that must happen even when the request that needed it could not finish it: a charge to reverse or
+// reduce, a hold to release, after the ledger stopped answering. It goes to the JOBS queue; the consumer applies it
+// (every operation is idempotent) and retries with backoff until the ledger answers, then the dead-letter queue.
+import { getConfig } from '../config';
+import type { Env } from '../env';
+import { getLedger, type Ledger } from '../ledger';
+
+export type JobMessage =
+  /** Lower what `claim` charges to `keep` (0 = void it, even if its charge has not landed yet). */
+  | { t: 'refund'; account: string; claim: string; keep: number }
+  /** Release a hold (and remember it as released). */
+  | { t: 'release'; account: string; holdId: string };
+
+function apply(ledger: Ledger, msg: JobMessage): Promise<unknown> {
+  const now = Date.now();
+  return msg.t === 'refund'
+    ? ledger.refund({ account: msg.account, claim: msg.claim, keep: msg.keep, now })
+    : ledger.release({ account: msg.account, holdId: msg.holdId, now });
+}
+
+/** How long a request keeps retrying a compensation itself when there is no queue (Workers' waitUntil limit). */
+const INLINE_RETRY_MS = 25_000;
+
+/**
+ * Makes sure a compensation happens: on the JOBS queue when it is bound (durable), else retried in the background
+ * of this request for up to INLINE_RETRY_MS.
+ */
+export async function compensate(env: Env, ctx: ExecutionContext | undefined, msg: JobMessage): Promise<void> {
+  if (env.JOBS) {
+    try {
+      await env.JOBS.send(msg);
+      return;
+    } catch {
+      /* fall back to retrying here */
+    }
+  }
+  const ledger = getLedger(env, getConfig(env));
+  const retry = async () => {
+    const until = Date.now() + INLINE_RETRY_MS;
+    for (let wait = 250; Date.now() < until; wait = Math.min(wait * 2, 4_000)) {
+      try {
+        await apply(ledger, msg);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  };
+  if (ctx) ctx.waitUntil(retry());
+  else await retry();
+}
+
+/** Backoff for a compensation the ledger did not take: 5 s, 10 s, 20 s … up to 10 min. */
+export const retryDelaySec = (attempts: number) => Math.min(600, 5 * 2 ** Math.max(0, attempts - 1));
+
+/** The JOBS consumer. */
+export async function consume(batch: MessageBatch<JobMessage>, env: Env): Promise<void> {
+  const ledger = getLedger(env, getConfig(env));
+  await Promise.all(
+    batch.messages.map(async (m) => {
+      try {
+        await apply(ledger, m.body);
+        m.ack();
+      } catch {
+        m.retry({ delaySeconds: retryDelaySec(m.attempts) });
+      }
+    }),
+  );
+}

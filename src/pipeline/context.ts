@@ -1,0 +1,41 @@
+// What a pipeline step needs from the request: bindings, config, ledger, the caller's key, and where it called.
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env';
+import type { Config } from '../config';
+import type { Env } from '../env';
+import type { UrlRules } from '../http/urls';
+import type { Ledger } from '../ledger';
+import type { KeyRecord } from '../ledger/types';
+
+export interface Ctx {
+  env: Env;
+  cfg: Config;
+  ledger: Ledger;
+  key: KeyRecord;
+  /** Scheme + host the customer called, for absolute URLs. */
+  origin: string;
+  /** The rules a customer URL must pass (the gateway's and the worker's hosts are never allowed). */
+  urlRules: UrlRules;
+  /** For background work that must outlive the response (compensations without a queue). */
+  exec?: ExecutionContext;
+}
+
+export function ctxOf(c: Context<AppEnv>): Ctx {
+  const cfg = c.get('cfg');
+  const url = new URL(c.req.url);
+  let exec: ExecutionContext | undefined;
+  try {
+    exec = c.executionCtx as unknown as ExecutionContext;
+  } catch {
+    exec = undefined; // not available outside a real request (unit calls)
+  }
+  return {
+    env: c.env,
+    cfg,
+    ledger: c.get('ledger'),
+    key: c.get('key'),
+    origin: url.origin,
+    urlRules: { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [url.host, ...(cfg.workerHost ? [cfg.workerHost] : [])] },
+    exec,
+  };
+}

@@ -1,0 +1,361 @@
+// Failure semantics: every fault mapped, bounded in time, and never charged without delivery. Each test injects its
+// fault: a Redis frozen with SIGSTOP, a proxy that drops the store's replies or fails its calls, stand-ins that answer
+// with the wrong shape, stall or end short.
+import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, inject, it } from 'vitest';
+import { getConfig } from '../src/config';
+import { consume, type JobMessage } from '../src/jobs/queue';
+import { guarded } from '../src/ledger';
+import { DurableLedger } from '../src/ledger/durable';
+import type { Ledger } from '../src/ledger/types';
+import { signMediaPath } from '../src/media/sign';
+import { ADMIN_TOKEN, gateway, requireService, uniq, type Gateway } from './helpers';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const json = (gw: Gateway, key: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  gw.authed(key, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string; param: string | null } }).error;
+
+const faultyUrl = inject('faultyUpstashUrl');
+const freezableUrl = inject('freezableUpstashUrl');
+requireService('fault proxy in front of the Upstash stand-in', faultyUrl);
+requireService('freezable Redis', freezableUrl);
+
+/**
+ * A gateway on an Upstash stand-in whose JOBS queue is captured: the queue consumer of the test runtime is bound
+ * to the default environment (the Durable Object ledger), so these tests deliver the captured messages to the
+ * real consumer themselves, with this gateway's environment — as the queue would, retries included.
+ */
+function onUpstash(url: string, extra: Record<string, unknown> = {}) {
+  const sent: JobMessage[] = [];
+  const JOBS = { send: async (m: JobMessage) => void sent.push(m) };
+  const gw = gateway({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'), MEDIA: undefined, JOBS, ...extra });
+  /** Delivers everything queued so far once; returns how many the consumer asked to see again. */
+  const deliver = async () => {
+    const batch = createMessageBatch<JobMessage>('phi-gateway-jobs', sent.splice(0).map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })));
+    const ctx = createExecutionContext();
+    await consume(batch, gw.env);
+    await waitOnExecutionContext(ctx);
+    const result = await getQueueResult(batch, ctx);
+    for (const r of result.retryMessages) sent.push(batch.messages.find((m) => m.id === r.msgId)!.body);
+    return result.retryMessages.length;
+  };
+  return Object.assign(gw, { sent, deliver });
+}
+const fault = (match: string, mode: 'fail' | 'lost-reply' | 'hang', times?: number) =>
+  fetch(`${faultyUrl}/__faults`, { method: 'POST', body: JSON.stringify({ match, mode, times }) });
+const clear = (match: string) => fetch(`${faultyUrl}/__faults?match=${encodeURIComponent(match)}`, { method: 'DELETE' });
+/** Request-body fragments that identify one ledger operation of one account (see src/ledger/upstash.ts). */
+const ops = (account: string) => ({
+  admit: `7,"phi:{${account}}:a"`,
+  refund: `3,"phi:{${account}}:a","phi:{${account}}:c:`,
+  settle: `"phi:{${account}}:c:video:`,
+});
+
+const standinRuns = async (prompt: string) =>
+  ((await (await fetch(`${inject('falOrigin')}/__calls`)).json()) as { body: { prompt?: string } | null }[]).filter((c) => c.body?.prompt === prompt).length;
+
+/** Waits until `check` passes (the queue consumer, retries with backoff), failing after `ms`. */
+async function eventually(check: () => Promise<void>, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+describe('the JOBS queue', () => {
+  it('delivers a compensation to the consumer, which applies it once', async () => {
+    const ledger = new DurableLedger(env.LEDGER);
+    const account = uniq('queue');
+    await ledger.credit(account, 100_000, true);
+    await ledger.admit({ account, keyId: 'k', rpm: 100, now: Date.now(), charge: { id: 'img_q', amount: 33_000, memo: '' } });
+    await env.JOBS!.send({ t: 'refund', account, claim: 'img_q', keep: 0 });
+    await env.JOBS!.send({ t: 'refund', account, claim: 'img_q', keep: 0 });
+    await eventually(async () => expect(await ledger.account(account, Date.now())).toMatchObject({ balance_micro: 100_000, charges: 0 }));
+  });
+});
+
+describe('store calls are bounded', () => {
+  it('a frozen Redis (SIGSTOP) answers 503 store_unavailable within STORE_TIMEOUT_MS, and what was in flight is reversed', async () => {
+    const gw = onUpstash(freezableUrl, { STORE_TIMEOUT_MS: '400' });
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    expect((await json(gw, key, '/v1/images/generations', { prompt: uniq('warm') })).status).toBe(200); // key record cached
+    const control = inject('redisControlUrl');
+    await fetch(`${control}/freeze`);
+    try {
+      for (const [path, init] of [
+        ['/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: uniq('frozen') }) }],
+        ['/v1/account', {}],
+        ['/v1/videos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: uniq('frozen video') }) }],
+      ] as const) {
+        const t = Date.now();
+        const res = await gw.authed(key, path, init as RequestInit);
+        const ms = Date.now() - t;
+        expect(res.status, path).toBe(503);
+        expect(await errorOf(res)).toMatchObject({ code: 'store_unavailable' });
+        // Without a deadline these hang for as long as Redis does (25 s+ before): 400 ms plus overhead, generously.
+        expect(ms, path).toBeLessThan(4_000);
+      }
+    } finally {
+      await fetch(`${control}/thaw`);
+    }
+    // Redis runs the commands it was sent while frozen (the charge, the hold); their reversals were queued.
+    expect(gw.sent.map((m) => m.t).sort()).toEqual(['refund', 'release']);
+    await eventually(async () => {
+      if (gw.sent.length) await gw.deliver();
+      expect(await gw.balance(account)).toMatchObject({ balance_micro: 967_000, held_micro: 0, charges: 1 });
+    });
+  });
+
+  it('the deadline is the ledger wrapper, so the Durable Object store has it too', async () => {
+    const never = new Promise<never>(() => {});
+    const hung = new Proxy({}, { get: () => () => never }) as Ledger;
+    const ledger = guarded(hung, 150);
+    const t = Date.now();
+    await expect(ledger.account('a', Date.now())).rejects.toMatchObject({ status: 503, code: 'store_unavailable' });
+    await expect(ledger.admit({ account: 'a', keyId: 'k', rpm: 1, now: 0 })).rejects.toMatchObject({ code: 'store_unavailable' });
+    expect(Date.now() - t).toBeLessThan(2_000);
+  });
+});
+
+describe('never charged without delivery, never delivered unbilled', () => {
+  it('a refund whose reply is lost is sent again: a failed image costs nothing, once', async () => {
+    const gw = onUpstash(faultyUrl);
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    await fault(ops(account).refund, 'lost-reply', 1);
+    const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('lost refund')} #fal-500` });
+    expect(res.status).toBe(502);
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, spent_micro: 0, charges: 0 });
+    await clear(ops(account).refund);
+  });
+
+  it('a partial result whose refund reply is lost is charged exactly for what came back', async () => {
+    const gw = onUpstash(faultyUrl);
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    await fault(ops(account).refund, 'lost-reply', 1);
+    const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('lost partial')} #fal-partial`, n: 3 });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-phi-cost-micro')).toBe('33000');
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 967_000, spent_micro: 33_000, charges: 1 });
+    await clear(ops(account).refund);
+  });
+
+  it('an admit applied but whose reply is lost: 503, nothing generated, and the charge is reversed through the queue', async () => {
+    const gw = onUpstash(faultyUrl);
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    await fault(ops(account).admit, 'lost-reply', 1);
+    const prompt = uniq('lost admit');
+    const res = await json(gw, key, '/v1/images/generations', { prompt });
+    expect(res.status).toBe(503);
+    expect(await errorOf(res)).toMatchObject({ code: 'store_unavailable' });
+    // The charge landed (its reply did not) …
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 967_000, charges: 1 });
+    expect(await standinRuns(prompt)).toBe(0);
+    // … and its reversal was queued: delivered, it refunds exactly once.
+    expect(gw.sent).toEqual([{ t: 'refund', account, claim: expect.stringMatching(/^img_/), keep: 0 }]);
+    expect(await gw.deliver()).toBe(0);
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, spent_micro: 0, charges: 0 });
+    await clear(ops(account).admit);
+  });
+
+  it('a long outage after a failed generation: 502 now, the refund lands when the store is back', async () => {
+    const gw = onUpstash(faultyUrl, { STORE_TIMEOUT_MS: '300' });
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    await fault(ops(account).refund, 'fail');
+    const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('outage')} #fal-500` });
+    expect(res.status).toBe(502);
+    // The charge made at admit is still there: the store refuses every refund.
+    expect((await gw.balance(account)).balance_micro).toBe(967_000);
+    // Delivered while the store still refuses: the consumer asks to see it again (with backoff) …
+    expect(await gw.deliver()).toBe(1);
+    expect((await gw.balance(account)).balance_micro).toBe(967_000);
+    // … and when the store is back, it lands — once, however often it is delivered.
+    await clear(ops(account).refund);
+    expect(await gw.deliver()).toBe(0);
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, charges: 0 });
+  });
+
+  it('a video settle whose reply is lost is sent again; a long outage keeps the output until the same poll succeeds', async () => {
+    const gw = onUpstash(faultyUrl, { STORE_TIMEOUT_MS: '300' });
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    const enqueue = async () => ((await (await json(gw, key, '/v1/videos', { prompt: uniq('settle faults'), seconds: 2 })).json()) as { id: string }).id;
+    const lost = await enqueue();
+    const down = await enqueue();
+    await sleep(1_600);
+    await fault(ops(account).settle, 'lost-reply', 1);
+    const first = (await (await gw.authed(key, `/v1/videos/${lost}`)).json()) as { status: string; cost_micro: number };
+    expect(first.status).toBe('completed');
+    expect(first.cost_micro).toBe(165_000); // 30 frames at 16 fps × 88000/s
+    expect(await gw.balance(account)).toMatchObject({ charges: 1, spent_micro: 165_000 });
+    await clear(ops(account).settle);
+
+    await fault(ops(account).settle, 'fail');
+    const refused = await gw.authed(key, `/v1/videos/${down}`);
+    expect(refused.status).toBe(503);
+    expect(await errorOf(refused)).toMatchObject({ code: 'store_unavailable' });
+    expect(await gw.balance(account)).toMatchObject({ charges: 1, spent_micro: 165_000 }); // not delivered, not charged
+    await clear(ops(account).settle);
+    const again = await gw.authed(key, `/v1/videos/${down}`);
+    expect(((await again.json()) as { status: string; url: string }).status).toBe('completed');
+    expect(await gw.balance(account)).toMatchObject({ charges: 2, spent_micro: 330_000, held_micro: 0 });
+  });
+});
+
+describe('wrong-shaped provider answers are 502 upstream_error, never 500, and nothing is charged', () => {
+  it.each(['null-run', 'images-string', 'images-object', 'image-url-number'])('fal image answer %s', async (shape) => {
+    const gw = gateway();
+    const { key, account } = await gw.issueKey({ credits_micro: 100_000 });
+    const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('shape')} #fal-shape-${shape}` });
+    expect(res.status).toBe(502);
+    expect(await errorOf(res)).toMatchObject({ code: 'upstream_error' });
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 100_000, charges: 0 });
+  });
+
+  it.each(['null-submit', 'submit-id-number', 'null-status', 'status-unknown', 'null-result', 'video-string'])('fal video answer %s', async (shape) => {
+    const gw = gateway();
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
+    const res = await json(gw, key, '/v1/videos', { prompt: `${uniq('shape')} #fal-shape-${shape}`, seconds: 2 });
+    let last = res;
+    if (res.status === 200) {
+      const { id } = (await res.json()) as { id: string };
+      await sleep(1_600);
+      last = await gw.authed(key, `/v1/videos/${id}`);
+    }
+    expect(last.status).toBe(502);
+    expect(await errorOf(last)).toMatchObject({ code: 'upstream_error' });
+    expect((await gw.balance(account)).charges).toBe(0);
+  });
+
+  it('a CDN body shorter than its Content-Length (b64_json, and re-hosting) → 502, nothing charged', async () => {
+    for (const [gw, format] of [
+      [gateway({ MEDIA: undefined }), 'b64_json'],
+      [gateway(), 'url'],
+    ] as const) {
+      const { key, account } = await gw.issueKey({ credits_micro: 100_000 });
+      const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('short')} #fal-short-file`, response_format: format });
+      expect(res.status, format).toBe(502);
+      expect(await gw.balance(account)).toMatchObject({ balance_micro: 100_000, charges: 0 });
+    }
+  });
+
+  it.each(['history-null', 'gifs-object', 'filename-number', 'messages-object', 'outputs-string', 'traversal', 'queue-object'])('ComfyUI answer %s', async (shape) => {
+    const gw = gateway({ WORKER_URL: inject('faultyWorkerUrl') });
+    const { key } = await gw.issueKey({ tier: 'test', rpm: 1000 });
+    // Images read the history; videos also read the queue while the job runs.
+    const image = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('shape')} #comfy-shape-${shape}` });
+    const res = await json(gw, key, '/v1/videos', { prompt: `${uniq('shape')} #comfy-shape-${shape}`, seconds: 2 });
+    const { id } = (await res.json()) as { id: string };
+    let poll: Response;
+    for (let i = 0; ; i++) {
+      poll = await gw.authed(key, `/v1/videos/${id}`);
+      if (poll.status !== 200 || i > 20) break;
+      const v = (await poll.clone().json()) as { status: string };
+      if (v.status !== 'queued' && v.status !== 'in_progress') break;
+      await sleep(150);
+    }
+    const statuses = [image.status, poll.status];
+    expect(statuses.some((s) => s === 502), `${shape}: ${statuses}`).toBe(true);
+    expect(statuses.every((s) => s === 200 || s === 502), `${shape}: ${statuses}`).toBe(true);
+  });
+});
+
+describe('stalls are timeouts', () => {
+  it('a provider body that stalls mid-stream → 504 upstream_timeout, nothing charged', async () => {
+    const gw = gateway({ UPSTREAM_TIMEOUT_SECONDS: '1' });
+    const { key, account } = await gw.issueKey({ credits_micro: 100_000 });
+    const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('stall')} #fal-stall` });
+    expect(res.status).toBe(504);
+    expect(await errorOf(res)).toMatchObject({ code: 'upstream_timeout' });
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 100_000, charges: 0 });
+  });
+
+  it('a CDN file that stalls while it is read for b64_json → 504, nothing charged', async () => {
+    const gw = gateway({ UPSTREAM_TIMEOUT_SECONDS: '1', MEDIA: undefined });
+    const { key, account } = await gw.issueKey({ credits_micro: 100_000 });
+    const res = await json(gw, key, '/v1/images/generations', { prompt: `${uniq('stall file')} #fal-stall-file`, response_format: 'b64_json' });
+    expect(res.status).toBe(504);
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 100_000, charges: 0 });
+  });
+});
+
+describe('every error is the envelope, everywhere', () => {
+  const envelope = async (res: Response) => {
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    const { error } = (await res.json()) as { error: Record<string, unknown> };
+    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    return error;
+  };
+
+  it('416 on /v1/media (R2 and worker-proxied) and on /content, with content-range', async () => {
+    for (const gw of [gateway(), gateway({ MEDIA: undefined })]) {
+      const { key } = await gw.issueKey({ tier: 'test', rpm: 1000 });
+      const img = await json(gw, key, '/v1/images/generations', { prompt: uniq('range') });
+      const { data } = (await img.json()) as { data: { url: string }[] };
+      const res = await gw.fetch(data[0]!.url, { headers: { range: 'bytes=999999-' } });
+      expect(res.status).toBe(416);
+      expect(res.headers.get('content-range')).toMatch(/^bytes \*\/\d+$/);
+      expect(await envelope(res)).toMatchObject({ code: 'range_not_satisfiable', param: 'Range' });
+    }
+    const gw = gateway();
+    const { key } = await gw.issueKey({ credits_micro: 1_000_000 });
+    const { id } = (await (await json(gw, key, '/v1/videos', { prompt: uniq('range video'), seconds: 2 })).json()) as { id: string };
+    await sleep(1_600);
+    const content = await gw.authed(key, `/v1/videos/${id}/content`, { headers: { range: 'bytes=999999-' } });
+    expect(content.status).toBe(416);
+    expect(await envelope(content)).toMatchObject({ code: 'range_not_satisfiable' });
+  });
+
+  it('413 from a generation route carries x-phi-tier', async () => {
+    const res = await gateway().fetch('/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(1024 * 1024 + 1) });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('x-phi-tier')).toBe('non_phi');
+    expect(await envelope(res)).toMatchObject({ code: 'payload_too_large' });
+  });
+
+  it('a wrong method on a known path → 405 with allow', async () => {
+    const gw = gateway();
+    const { key } = await gw.issueKey();
+    const cases: [string, string, string, string][] = [
+      ['DELETE', '/v1/models', '', 'GET, HEAD'],
+      ['POST', '/v1/pricing', '', 'GET, HEAD'],
+      ['PUT', '/v1/images/generations', key, 'POST'],
+      ['GET', '/v1/images/generations', key, 'POST'],
+      ['PATCH', '/v1/videos', key, 'POST'],
+      ['POST', '/v1/account', key, 'GET, HEAD'],
+      ['PUT', '/admin/keys', ADMIN_TOKEN, 'POST'],
+    ];
+    for (const [method, path, auth, allow] of cases) {
+      const res = await gw.fetch(path, { method, headers: auth ? { authorization: `Bearer ${auth}` } : {} });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      expect(await envelope(res)).toMatchObject({ code: 'method_not_allowed' });
+    }
+    expect((await gw.fetch('/v1/nothing-here', { method: 'PUT' })).status).toBe(404);
+  });
+
+  it('a signed media URL for a missing object is a 404 envelope', async () => {
+    const gw = gateway();
+    const res = await gw.fetch(await signMediaPath(getConfig(gw.env), 'i_missing.png'));
+    expect(res.status).toBe(404);
+    await envelope(res);
+  });
+});
+
+describe('rate limits are smooth', () => {
+  it('a burst of rpm, then 429 with retry-after of one interval, not the rest of a minute', async () => {
+    const gw = gateway();
+    const { key } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 2 });
+    const res = [];
+    for (let i = 0; i < 3; i++) res.push(await json(gw, key, '/v1/images/generations', { prompt: uniq('gcra') }));
+    expect(res.map((r) => r.status)).toEqual([200, 200, 429]);
+    const wait = Number(res[2]!.headers.get('retry-after'));
+    expect(wait).toBeGreaterThanOrEqual(29);
+    expect(wait).toBeLessThanOrEqual(30);
+  });
+});
