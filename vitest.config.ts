@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     reporters: ['default', 'json'],
     outputFile: { json: '.test-results.json' },
+    // The gateway's one-line-per-request logs are asserted on where it matters (test/privacy.test.ts); elsewhere
+    // they would drown the report.
+    onConsoleLog: (log: string) => !log.startsWith('{"request_id":'),
     projects: [
       {
         // Everything that runs inside workerd: the gateway itself, its stores, the SDK as a client.
@@ -34,9 +37,6 @@ export default defineConfig({
           exclude: ['test/node/**'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
-          // The gateway's one-line-per-request logs are asserted on where it matters (test/privacy.test.ts);
-          // elsewhere they would drown the report.
-          onConsoleLog: (log) => !log.startsWith('{"request_id":'),
         },
       },
       {

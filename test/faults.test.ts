@@ -359,3 +359,30 @@ describe('rate limits are smooth', () => {
     expect(wait).toBeLessThanOrEqual(30);
   });
 });
+
+describe('video bills what was delivered, never $0 by accident', () => {
+  const run = async (gw: Gateway, marker: string) => {
+    const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
+    const res = await json(gw, key, '/v1/videos', { prompt: `${uniq('duration')} ${marker}`, seconds: 4 });
+    const { id } = (await res.json()) as { id: string };
+    expect((await gw.balance(account)).held_micro).toBe(363_000); // 66 frames at 16 fps × 88000/s
+    await sleep(1_600);
+    const video = (await (await gw.authed(key, `/v1/videos/${id}`)).json()) as { status: string; cost_micro: number };
+    expect(video.status).toBe('completed');
+    expect(await gw.balance(account)).toMatchObject({ held_micro: 0, charges: 1, spent_micro: video.cost_micro });
+    return video.cost_micro;
+  };
+
+  it.each([undefined, 'bound'])('a fragmented MP4 (mvhd 0) is billed its real length, from mehd or from the fragments (MEDIA %s)', async (media) => {
+    const gw = media ? gateway() : gateway({ MEDIA: undefined });
+    // Half of the 66 frames arrive: 33 frames at 16 fps = 2063 ms × 88000/s = 181544.
+    expect(await Promise.all(['#fal-fragmented #fal-half', '#fal-fragmented-nomehd #fal-half', '#fal-fragmented'].map((m) => run(gw, m)))).toEqual([
+      181_544, 181_544, 363_000,
+    ]);
+  });
+
+  it('a zero or unreadable duration bills the planned amount, and billed never exceeds planned', async () => {
+    const gw = gateway({ MEDIA: undefined });
+    expect(await Promise.all(['#fal-zero-duration', '#fal-zero-duration #fal-half', '#fal-half'].map((m) => run(gw, m)))).toEqual([363_000, 363_000, 181_544]);
+  });
+});

@@ -9,7 +9,7 @@
 // half way / ends short of its Content-Length. Every request except /__calls is recorded in `calls`.
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { png, mp4, padded } from './media.mjs';
+import { fmp4, mp4, padded, png } from './media.mjs';
 
 const PRESETS = { square_hd: [1024, 1024], square: [512, 512], portrait_4_3: [768, 1024],
   portrait_16_9: [576, 1024], landscape_4_3: [1024, 768], landscape_16_9: [1024, 576] };
@@ -113,10 +113,26 @@ function videoModel(id, input, addFile) {
   }
   const fps = int(input, 'frames_per_second', infinitalk ? 25 : 16, 4, 60);
   // #fal-short-audio: InfiniTalk stops when the audio does — here after 2 s, whatever num_frames asked for.
-  const seconds = infinitalk && input.prompt.includes('#fal-short-audio') ? Math.min(2, frames / fps) : frames / fps;
-  const bytes = input.prompt.includes('#fal-html') ? HTML : mp4({ seconds, fps, width: 64, height: 64 });
+  // #fal-half: any model delivers half of what was asked.
+  let seconds = infinitalk && input.prompt.includes('#fal-short-audio') ? Math.min(2, frames / fps) : frames / fps;
+  if (input.prompt.includes('#fal-half')) seconds /= 2;
+  const bytes = input.prompt.includes('#fal-html') ? HTML : videoFile(input.prompt, seconds, fps);
   const url = input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL.replace('.png', '.mp4') : addFile('mp4', bytes);
   return { video: { url, content_type: 'video/mp4', file_name: url.split('/').pop(), file_size: bytes.length }, seed: seedOf(input) };
+}
+
+/**
+ * The delivered MP4: plain; fragmented (#fal-fragmented: duration in mvex/mehd, #fal-fragmented-nomehd: only in
+ * the fragments); or plain with an mvhd duration of 0 (#fal-zero-duration: a file whose length nobody can read).
+ */
+function videoFile(prompt, seconds, fps) {
+  if (prompt.includes('#fal-fragmented')) return fmp4({ seconds, fps, mehd: !prompt.includes('#fal-fragmented-nomehd') });
+  const file = mp4({ seconds, fps, width: 64, height: 64 });
+  if (prompt.includes('#fal-zero-duration')) {
+    // mvhd and mdhd (version 0): version/flags, creation, modification, timescale, then the duration.
+    for (const box of ['mvhd', 'mdhd']) file.writeUInt32BE(0, file.indexOf(box, 0, 'latin1') + 4 + 16);
+  }
+  return file;
 }
 
 /** The error a failed job's result returns (#fal-job-fail → 500, #fal-job-fail-422 → 422). @returns {Reply|null} */

@@ -207,3 +207,77 @@ export function padded(file, size) {
   }
   return Buffer.concat([file, box('free', filler)]);
 }
+
+/**
+ * A structurally valid fragmented MP4 (as from ffmpeg -movflags frag_keyframe+empty_moov): ftyp; moov with mvhd
+ * duration 0 and one H.264 video track whose sample tables are empty, then mvex with an optional mehd (the
+ * fragments' duration at the mvhd timescale 1000) and trex; an optional sidx; then `fragments` x (moof + mdat).
+ * Each moof has mfhd and a traf with tfhd (default sample duration), tfdt and trun (per-sample durations and sizes).
+ * The track has round(seconds * fps) samples of a few dummy bytes, one tick each at timescale fps (integer fps).
+ * @param {{ seconds: number, fps?: number, width?: number, height?: number, mehd?: boolean, fragments?: number,
+ *   sidx?: boolean }} opts
+ * @returns {Buffer}
+ */
+export function fmp4({ seconds, fps = 16, width = 64, height = 64, mehd = true, fragments = 4, sidx = false } =
+  /** @type {any} */ ({})) {
+  if (!(typeof seconds === 'number' && seconds > 0 && Number.isFinite(seconds))) throw new RangeError(`bad seconds ${seconds}`);
+  if (!(typeof fps === 'number' && fps > 0 && Number.isFinite(fps))) throw new RangeError(`bad fps ${fps}`);
+  positiveInt('width', width);
+  positiveInt('height', height);
+  positiveInt('fragments', fragments);
+  const frames = Math.max(1, Math.round(seconds * fps));
+  const [timescale, delta] = Number.isInteger(fps) ? [fps, 1] : [Math.round(fps * 1000), 1000];
+  const durationMs = Math.round((frames * delta * 1000) / timescale);
+  const sample = Buffer.from([0, 0, 0, 4, 0x65, 0x88, 0x84, 0x00]); // length-prefixed "IDR slice" NAL (dummy)
+  const SYNC = 0x02000000, NON_SYNC = 0x01010000; // sample flags: depends on no other / on others, non-sync
+
+  const ftyp = box('ftyp', Buffer.from('iso5'), u32(0x200), Buffer.from('iso5iso6avc1mp41'));
+  const moov = box('moov',
+    fullBox('mvhd', 0, 0, u32(0), u32(0), u32(1000), u32(0), u32(0x00010000), u16(0x0100),
+      Buffer.alloc(10), MATRIX, Buffer.alloc(24), u32(2)),
+    box('trak',
+      fullBox('tkhd', 0, 3, u32(0), u32(0), u32(1), u32(0), u32(0), Buffer.alloc(8), u16(0), u16(0),
+        u16(0), u16(0), MATRIX, u32(width * 65536), u32(height * 65536)),
+      box('mdia',
+        fullBox('mdhd', 0, 0, u32(0), u32(0), u32(timescale), u32(0), u16(0x55c4), u16(0)), // 'und'
+        fullBox('hdlr', 0, 0, u32(0), Buffer.from('vide'), Buffer.alloc(12), Buffer.from('VideoHandler\0')),
+        box('minf',
+          fullBox('vmhd', 0, 1, Buffer.alloc(8)),
+          box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 1))),
+          box('stbl',
+            fullBox('stsd', 0, 0, u32(1), avc1(width, height)),
+            fullBox('stts', 0, 0, u32(0)),
+            fullBox('stsc', 0, 0, u32(0)),
+            fullBox('stsz', 0, 0, u32(0), u32(0)),
+            fullBox('stco', 0, 0, u32(0)))))),
+    box('mvex',
+      ...(mehd ? [fullBox('mehd', 0, 0, u32(durationMs))] : []),
+      fullBox('trex', 0, 0, u32(1), u32(1), u32(delta), u32(sample.length), u32(NON_SYNC))));
+
+  // Samples split as evenly as possible, every fragment starting with a sync sample.
+  const count = Math.min(fragments, frames);
+  const sizes = Array.from({ length: count },
+    (_, i) => Math.floor(((i + 1) * frames) / count) - Math.floor((i * frames) / count));
+  let decodeTime = 0;
+  const pieces = sizes.map((n, i) => {
+    const start = decodeTime;
+    decodeTime += n * delta;
+    const moof = (dataOffset) => box('moof',
+      fullBox('mfhd', 0, 0, u32(i + 1)),
+      box('traf',
+        // default-base-is-moof, default sample duration, size and flags
+        fullBox('tfhd', 0, 0x020000 | 0x08 | 0x10 | 0x20, u32(1), u32(delta), u32(sample.length), u32(NON_SYNC)),
+        fullBox('tfdt', 1, 0, u32(Math.floor(start / 2 ** 32)), u32(start)),
+        // data offset, first sample flags, per-sample duration and size
+        fullBox('trun', 0, 0x001 | 0x004 | 0x100 | 0x200, u32(n), u32(dataOffset), u32(SYNC),
+          ...Array.from({ length: n }, () => Buffer.concat([u32(delta), u32(sample.length)])))));
+    const moofLength = moof(0).length; // fixed-width fields: the length does not depend on the offset
+    return Buffer.concat([moof(moofLength + 8), box('mdat', ...Array.from({ length: n }, () => sample))]);
+  });
+
+  const index = sidx
+    ? [fullBox('sidx', 0, 0, u32(1), u32(timescale), u32(0), u32(0), u16(0), u16(count),
+      ...pieces.map((piece, i) => Buffer.concat([u32(piece.length), u32(sizes[i] * delta), u32(0x90000000)])))]
+    : [];
+  return Buffer.concat([ftyp, moov, ...index, ...pieces]);
+}
