@@ -47,7 +47,7 @@ const fault = (match: string, mode: 'fail' | 'lost-reply' | 'hang', times?: numb
 const clear = (match: string) => fetch(`${faultyUrl}/__faults?match=${encodeURIComponent(match)}`, { method: 'DELETE' });
 /** Request-body fragments that identify one ledger operation of one account (see src/ledger/upstash.ts). */
 const ops = (account: string) => ({
-  admit: `7,"phi:{${account}}:a"`,
+  admit: `"phi:{${account}}:rl:`, // only an admit touches the rate key
   refund: `3,"phi:{${account}}:a","phi:{${account}}:c:`,
   settle: `"phi:{${account}}:c:video:`,
 });

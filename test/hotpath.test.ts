@@ -2,7 +2,7 @@
 // Idempotency-Key (the response is stored for replays); only a failure or a partial result adds a refund.
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { DurableLedger } from '../src/ledger/durable';
-import { gateway, requireService, uniq, type Gateway } from './helpers';
+import { falOrigin, gateway, requireService, uniq, type Gateway } from './helpers';
 
 const image = (gw: Gateway, key: string, headers: Record<string, string> = {}, prompt = uniq('hot')) =>
   gw.authed(key, '/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt }) });
@@ -30,7 +30,8 @@ describe('hot path', () => {
     if (!requireService('upstash stand-in', url)) return;
     const gw = gateway({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'), MEDIA: undefined });
     const { key } = await gw.issueKey({ credits_micro: 1_000_000 });
-    expect((await image(gw, key)).status).toBe(200); // warm-up: loads scripts, caches the key record
+    // Warm-up: caches the key record, and loads both scripts (a first EVALSHA of a script is followed by its EVAL).
+    expect((await image(gw, key, { 'idempotency-key': uniq('warm') })).status).toBe(200);
     const spy = vi.spyOn(globalThis, 'fetch');
     const toRedis = () => spy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).startsWith(url)).length;
     expect((await image(gw, key)).status).toBe(200);
@@ -46,5 +47,34 @@ describe('hot path', () => {
     expect(await durableCalls(() => image(gw, key))).toEqual(['admit']);
     expect(await durableCalls(() => image(gw, key, { 'idempotency-key': uniq('k') }))).toEqual(['admit', 'remember']);
     expect(await durableCalls(() => image(gw, key, {}, `${uniq('fail')} #fal-500`))).toEqual(['admit', 'refund']);
+  });
+});
+
+describe('finished videos are cheap to poll', () => {
+  const falCalls = async () => (await (await fetch(`${falOrigin()}/__calls`)).json()) as { method: string; path: string }[];
+
+  it.each([undefined, 'bound'])('after settlement a poll is one ledger call and no provider call; so is a download from R2 (MEDIA %s)', async (media) => {
+    const gw = media ? gateway() : gateway({ MEDIA: undefined });
+    const { key } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
+    const res = await gw.authed(key, '/v1/videos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: uniq('cheap polls'), seconds: 2 }) });
+    const { id } = (await res.json()) as { id: string };
+    await new Promise((r) => setTimeout(r, 1_600));
+    const first = (await (await gw.authed(key, `/v1/videos/${id}`)).json()) as { status: string; completed_at: number; url: string };
+    expect(first.status).toBe('completed');
+    const before = (await falCalls()).length;
+    const polls: { completed_at: number }[] = [];
+    const calls = await durableCalls(async () => {
+      for (let i = 0; i < 3; i++) polls.push(await (await gw.authed(key, `/v1/videos/${id}`)).json());
+    });
+    expect(calls).toEqual(['admit', 'admit', 'admit']);
+    expect((await falCalls()).slice(before)).toEqual([]);
+    // completed_at is the settle's, on every poll.
+    expect(polls.map((p) => p.completed_at)).toEqual([first.completed_at, first.completed_at, first.completed_at]);
+    const download = await durableCalls(async () => expect((await gw.authed(key, `/v1/videos/${id}/content`)).status).toBe(200));
+    expect(download).toEqual(['admit']);
+    const after = (await falCalls()).slice(before);
+    // From R2 nothing upstream at all; without it, only the file itself is read (no status or result call).
+    if (media) expect(after).toEqual([]);
+    else expect(after.map((c) => c.path)).toEqual([expect.stringMatching(/^\/files\//)]);
   });
 });

@@ -165,6 +165,23 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await go('k', t + 40_000)).toEqual({ ok: true });
   });
 
+  it('a job recorded when its enqueue completes is read back by a lookup; its settle stores the final state once', async () => {
+    const account = uniq('acct');
+    await ledger.credit(account, 1_000_000, true);
+    const t = Math.floor(now() / 1000);
+    expect(await admit(account, { hold: { id: 'vh1', amount: 363_000, ttlSec: 60 } })).toEqual({ ok: true });
+    await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t } });
+    await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_other', createdAt: t + 5 } }); // kept as first written
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({ ok: true, job: { id: 'video_public1', createdAt: t, state: null } });
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:nope' })).toEqual({ ok: true, job: null });
+    const first = await ledger.settle({ account, claim: 'video:fal:r1', amount: 363_000, holdId: 'vh1', memo: '', now: now(), state: '{"s":"completed","at":1}' });
+    expect(first).toMatchObject({ ok: true, charged: true, state: '{"s":"completed","at":1}' });
+    const again = await ledger.settle({ account, claim: 'video:fal:r1', amount: 363_000, holdId: 'vh1', memo: '', now: now(), state: '{"s":"completed","at":2}' });
+    expect(again).toMatchObject({ ok: true, charged: false, amount: 363_000, state: '{"s":"completed","at":1}' });
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({ ok: true, job: { id: 'video_public1', createdAt: t, state: '{"s":"completed","at":1}' } });
+    expect(await view(account)).toMatchObject({ balance_micro: 637_000, held_micro: 0, charges: 1 });
+  });
+
   it('idempotency: in flight, then replay of the stored response, mismatch on another body', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 100_000, true);
@@ -172,7 +189,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await admit(account, { idem, charge: { id: 'i1', amount: 33_000, memo: '' } })).toEqual({ ok: true });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'in_flight' });
     expect(await admit(account, { idem: { ...idem, fingerprint: 'fp-b' } })).toEqual({ ok: false, reason: 'idem_mismatch' });
-    await ledger.remember({ account, idem: { key: 'idem-1', fingerprint: 'fp-a' }, response: '{"ok":1}', ttlSec: 600, now: now() });
+    await ledger.remember({ account, now: now(), idem: { key: 'idem-1', fingerprint: 'fp-a', response: '{"ok":1}', ttlSec: 600 } });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: '{"ok":1}' });
     expect(await admit(account, { idem: { ...idem, fingerprint: 'fp-b' } })).toEqual({ ok: false, reason: 'idem_mismatch' });
   });
@@ -183,7 +200,7 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await admit(account, { idem })).toEqual({ ok: true });
     await ledger.release({ account, idemKey: 'idem-2', now: now() });
     expect(await admit(account, { idem })).toEqual({ ok: true });
-    await ledger.remember({ account, idem: { key: 'idem-2', fingerprint: 'fp' }, response: 'done', ttlSec: 600, now: now() });
+    await ledger.remember({ account, now: now(), idem: { key: 'idem-2', fingerprint: 'fp', response: 'done', ttlSec: 600 } });
     await ledger.release({ account, idemKey: 'idem-2', now: now() });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: 'done' });
   });

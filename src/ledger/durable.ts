@@ -8,11 +8,13 @@ import { DurableObject } from 'cloudflare:workers';
 import {
   CLAIM_TTL_SEC,
   gcra,
+  JOB_TTL_SEC,
   RELEASED_HOLD_TTL_MS,
   USAGE_KEEP,
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
+  type JobRecord,
   type KeyRecord,
   type Ledger,
   type RefundRequest,
@@ -50,15 +52,21 @@ CREATE TABLE IF NOT EXISTS rate (key_id TEXT PRIMARY KEY, tat REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS rate_expiry ON rate (tat);
 CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, fp TEXT NOT NULL, response TEXT, expires_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS idem_expiry ON idem (expires_at);
+CREATE TABLE IF NOT EXISTS jobs (key TEXT PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT,
+  expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 `;
 
-/** Expired rows removed per table per call: bounded work, however much history there is. */
-const SWEEP = 32;
+/** Expired rows are swept at most once a minute per object, a bounded batch per table (indexed by expiry). */
+const SWEEP_EVERY_MS = 60_000;
+const SWEEP = 1_000;
 
 type Row = Record<string, SqlStorageValue>;
 
 export class LedgerStore extends DurableObject<object> {
   private readonly sql: SqlStorage;
+  private nextSweep = 0;
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env);
@@ -99,8 +107,11 @@ export class LedgerStore extends DurableObject<object> {
     return r ? Number(r.balance) : null;
   }
 
-  /** Drops a bounded batch of expired rows from each table (indexed by expiry). */
+  /** Drops a bounded batch of expired rows from each table (indexed by expiry), at most once a minute. */
   private sweep(now: number): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + SWEEP_EVERY_MS;
+    this.sql.exec('DELETE FROM jobs WHERE key IN (SELECT key FROM jobs WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM holds WHERE id IN (SELECT id FROM holds WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM claims WHERE id IN (SELECT id FROM claims WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM idem WHERE key IN (SELECT key FROM idem WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
@@ -137,6 +148,11 @@ export class LedgerStore extends DurableObject<object> {
   private record(claim: string, amount: number, memo: string, now: number): void {
     this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', claim, amount, memo, now);
     this.sql.exec('DELETE FROM usage WHERE seq <= (SELECT MAX(seq) FROM usage) - ?', USAGE_KEEP);
+  }
+
+  private job(key: string, now: number): JobRecord | null {
+    const j = this.one('SELECT id, created_at, state FROM jobs WHERE key = ? AND expires_at > ?', key, now);
+    return j ? { id: String(j.id), createdAt: Number(j.created_at), state: j.state === null ? null : String(j.state) } : null;
   }
 
   admit(req: AdmitRequest): AdmitResult {
@@ -180,7 +196,7 @@ export class LedgerStore extends DurableObject<object> {
     if (req.idem) {
       this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
     }
-    return { ok: true };
+    return req.lookup ? { ok: true, job: this.job(req.lookup, now) } : { ok: true };
   }
 
   settle(req: SettleRequest): SettleResult {
@@ -188,7 +204,8 @@ export class LedgerStore extends DurableObject<object> {
     this.sweep(now);
     const prior = this.one('SELECT amount FROM claims WHERE id = ?', req.claim);
     if (req.holdId) this.sql.exec('UPDATE holds SET released = 1 WHERE id = ?', req.holdId);
-    if (prior) return { ok: true, charged: false, amount: Number(prior.amount), balance: this.balance() ?? 0 };
+    const stored = () => (this.one('SELECT state FROM jobs WHERE key = ?', req.claim)?.state ?? null) as string | null;
+    if (prior) return { ok: true, charged: false, amount: Number(prior.amount), balance: this.balance() ?? 0, state: stored() };
     const balance = this.balance() ?? 0;
     const available = balance - this.held(now);
     if (req.amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
@@ -197,7 +214,8 @@ export class LedgerStore extends DurableObject<object> {
       this.record(req.claim, req.amount, req.memo, now);
     }
     this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', req.claim, req.amount, now + CLAIM_TTL_SEC * 1000);
-    return { ok: true, charged: true, amount: req.amount, balance: balance - req.amount };
+    if (req.state !== undefined) this.sql.exec('UPDATE jobs SET state = ? WHERE key = ?', req.state, req.claim);
+    return { ok: true, charged: true, amount: req.amount, balance: balance - req.amount, state: req.state ?? stored() };
   }
 
   refund(req: RefundRequest): number {
@@ -235,13 +253,14 @@ export class LedgerStore extends DurableObject<object> {
   }
 
   remember(req: RememberRequest): void {
-    this.sql.exec(
-      'INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, ?, ?)',
-      req.idem.key,
-      req.idem.fingerprint,
-      req.response,
-      req.now + req.ttlSec * 1000,
-    );
+    if (req.idem) {
+      const i = req.idem;
+      this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, ?, ?)', i.key, i.fingerprint, i.response, req.now + i.ttlSec * 1000);
+    }
+    if (req.job) {
+      const j = req.job;
+      this.sql.exec('INSERT OR IGNORE INTO jobs (key, id, created_at, expires_at) VALUES (?, ?, ?, ?)', j.key, j.id, j.createdAt, req.now + JOB_TTL_SEC * 1000);
+    }
   }
 }
 

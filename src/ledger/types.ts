@@ -51,9 +51,24 @@ export interface Idempotency {
 }
 
 /**
+ * A video job's record in its account: written when the enqueue completes (the upstream request id exists only
+ * after the submit), given its final state by the settle that charges it (or by a zero settle when it failed), and
+ * read by every poll in the poll's one ledger call.
+ */
+export interface JobRecord {
+  /** The public video id. */
+  id: string;
+  /** unix seconds */
+  createdAt: number;
+  /** The pipeline's own JSON for a finished job (completed or failed); null while it runs. */
+  state: string | null;
+}
+
+/**
  * Everything checked before an upstream call, in one atomic store operation (one round trip): rate limit,
  * Idempotency-Key, and either a charge (images: paid up front, refunded if not delivered) or a hold (video).
  * Sent again with the same charge/hold id it is a no-op answering `ok` (or `void` once that id was voided).
+ * A poll reads a job's record back in the same call (`lookup`, a job key).
  */
 export interface AdmitRequest {
   account: string;
@@ -63,10 +78,11 @@ export interface AdmitRequest {
   charge?: Charge;
   hold?: Hold;
   idem?: Idempotency;
+  lookup?: string;
 }
 
 export type AdmitResult =
-  | { ok: true }
+  | { ok: true; job?: JobRecord | null }
   | { ok: false; reason: 'rate_limited'; retryAfterSec: number }
   | { ok: false; reason: 'insufficient'; availableMicro: number }
   | { ok: false; reason: 'replay'; response: string }
@@ -74,7 +90,10 @@ export type AdmitResult =
   | { ok: false; reason: 'idem_mismatch' }
   | { ok: false; reason: 'void' };
 
-/** Charge once per claim id; converts the hold (if any) into the actual charge (video completion). */
+/**
+ * Charge once per claim id; converts the hold (if any) into the actual charge (video completion). With `state`, the
+ * job whose key is the claim id gets its final state in the same step; a repeat returns the state stored first.
+ */
 export interface SettleRequest {
   account: string;
   claim: string;
@@ -82,10 +101,11 @@ export interface SettleRequest {
   holdId?: string;
   memo: string;
   now: number;
+  state?: string;
 }
 
 export type SettleResult =
-  | { ok: true; charged: boolean; amount: number; balance: number }
+  | { ok: true; charged: boolean; amount: number; balance: number; state: string | null }
   | { ok: false; reason: 'insufficient'; availableMicro: number };
 
 /**
@@ -109,12 +129,12 @@ export interface ReleaseRequest {
   now: number;
 }
 
+/** What a finished request leaves behind, in one call: its Idempotency-Key response and/or its video job's record. */
 export interface RememberRequest {
   account: string;
-  idem: { key: string; fingerprint: string };
-  response: string;
-  ttlSec: number;
   now: number;
+  idem?: { key: string; fingerprint: string; response: string; ttlSec: number };
+  job?: { key: string; id: string; createdAt: number };
 }
 
 export interface Ledger {
@@ -131,12 +151,14 @@ export interface Ledger {
   /** Returns what the claim charges after the refund. */
   refund(req: RefundRequest): Promise<number>;
   release(req: ReleaseRequest): Promise<void>;
-  /** Stores the response an Idempotency-Key replays. */
+  /** Stores the response an Idempotency-Key replays, and records a video job (idempotent). */
   remember(req: RememberRequest): Promise<void>;
 }
 
 /** How long a claim id is remembered (a job can be re-polled for at least this long without a second charge). */
 export const CLAIM_TTL_SEC = 30 * 24 * 3600;
+/** How long a job's record is kept (and listed). */
+export const JOB_TTL_SEC = CLAIM_TTL_SEC;
 /** Recent usage records kept per account. */
 export const USAGE_KEEP = 100;
 /** The rate-limit window: a burst of at most `rpm` requests, then one every 60 s / rpm. */

@@ -5,6 +5,7 @@
 import { RestRedis } from './rest';
 import {
   CLAIM_TTL_SEC,
+  JOB_TTL_SEC,
   RATE_WINDOW_MS,
   RELEASED_HOLD_TTL_MS,
   USAGE_KEEP,
@@ -35,7 +36,7 @@ end
 local now = tonumber(ARGV[1])
 `;
 
-// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage
+// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|''
 // ARGV: now, rpm, chargeAmount, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, claimTtlMs, usageJson
 const ADMIT = `${HELD}
 if KEYS[3] ~= '' then
@@ -80,10 +81,15 @@ if KEYS[5] ~= '' then
   redis.call('HSET', KEYS[5], 'fp', ARGV[7])
   redis.call('PEXPIRE', KEYS[5], ARGV[8])
 end
+if KEYS[8] ~= '' then
+  local j = redis.call('HMGET', KEYS[8], 'id', 't', 's')
+  if j[1] then return {'ok', j[1], j[2], j[3] or false} end
+  return {'ok', false}
+end
 return {'ok'}
 `;
 
-// KEYS: account, holds, claim, usage, released-hold|''  ARGV: now, amount, holdId, usageJson, claimTtlMs
+// KEYS: account, holds, claim, usage, released-hold|'', job  ARGV: now, amount, holdId, usageJson, claimTtlMs, state|''
 const SETTLE = `${HELD}
 if ARGV[3] ~= '' then
   redis.call('HDEL', KEYS[2], ARGV[3])
@@ -91,7 +97,7 @@ if ARGV[3] ~= '' then
 end
 local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')
 local prior = redis.call('GET', KEYS[3])
-if prior then return {'dup', tonumber(prior) or 0, bal} end
+if prior then return {'dup', tonumber(prior) or 0, bal, redis.call('HGET', KEYS[6], 's') or false} end
 local amt = tonumber(ARGV[2])
 local avail = bal - held(KEYS[2], now)
 if amt > avail then return {'insufficient', math.max(0, avail)} end
@@ -103,7 +109,8 @@ if amt > 0 then
   redis.call('LTRIM', KEYS[4], 0, ${USAGE_KEEP - 1})
 end
 redis.call('SET', KEYS[3], amt, 'PX', ARGV[5])
-return {'ok', amt, bal - amt}
+if ARGV[6] ~= '' and redis.call('EXISTS', KEYS[6]) == 1 then redis.call('HSET', KEYS[6], 's', ARGV[6]) end
+return {'ok', amt, bal - amt, ARGV[6] ~= '' and ARGV[6] or redis.call('HGET', KEYS[6], 's') or false}
 `;
 
 // KEYS: account, claim, usage  ARGV: keep, now, claimTtlMs, claimId
@@ -129,6 +136,23 @@ end
 redis.call('LPUSH', KEYS[3], cjson.encode({claim = ARGV[4], amount_micro = -back, memo = 'refund', at = tonumber(ARGV[2])}))
 redis.call('LTRIM', KEYS[3], 0, ${USAGE_KEEP - 1})
 return keep
+`;
+
+// KEYS: idem|'', job|'', job index  ARGV: fp, response, idemTtlMs, jobId, jobCreatedAt, jobTtlMs, jobKey
+const REMEMBER = `
+if KEYS[1] ~= '' then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'r', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+if KEYS[2] ~= '' then
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('HSET', KEYS[2], 'id', ARGV[4], 't', ARGV[5])
+    redis.call('PEXPIRE', KEYS[2], ARGV[6])
+    redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6]) / 1000))
+end
+return 1
 `;
 
 // KEYS: holds, released-hold|'', idem|''  ARGV: holdId
@@ -230,6 +254,7 @@ export class UpstashLedger implements Ledger {
       req.idem ? this.k(a, `i:${req.idem.key}`) : '',
       req.hold ? this.k(a, `hx:${req.hold.id}`) : '',
       this.k(a, 'u'),
+      req.lookup ? this.k(a, `j:${req.lookup}`) : '',
     ];
     const args = [
       req.now,
@@ -243,10 +268,13 @@ export class UpstashLedger implements Ledger {
       CLAIM_TTL_SEC * 1000,
       usage ? JSON.stringify(usage) : '',
     ];
-    const [status, value] = (await this.redis.script(ADMIT, keys, args)) as Reply;
+    const reply = (await this.redis.script(ADMIT, keys, args)) as Reply;
+    const [status, value] = reply;
     switch (status) {
       case 'ok':
-        return { ok: true };
+        if (!req.lookup) return { ok: true };
+        // Redis turns a Lua false into nil: a missing job is {'ok'} or {'ok', nil}.
+        return { ok: true, job: value ? { id: String(value), createdAt: Number(reply[2]), state: typeof reply[3] === 'string' ? reply[3] : null } : null };
       case 'rate_limited':
         return { ok: false, reason: 'rate_limited', retryAfterSec: Number(value) };
       case 'insufficient':
@@ -270,11 +298,12 @@ export class UpstashLedger implements Ledger {
       this.k(req.account, `c:${req.claim}`),
       this.k(req.account, 'u'),
       req.holdId ? this.k(req.account, `hx:${req.holdId}`) : '',
+      this.k(req.account, `j:${req.claim}`),
     ];
-    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000];
-    const [status, a, b] = (await this.redis.script(SETTLE, keys, args)) as Reply;
+    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000, req.state ?? ''];
+    const [status, a, b, state] = (await this.redis.script(SETTLE, keys, args)) as Reply;
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', availableMicro: Number(a) };
-    return { ok: true, charged: status === 'ok', amount: Number(a), balance: Number(b) };
+    return { ok: true, charged: status === 'ok', amount: Number(a), balance: Number(b), state: typeof state === 'string' ? state : null };
   }
 
   async refund(req: RefundRequest): Promise<number> {
@@ -292,10 +321,9 @@ export class UpstashLedger implements Ledger {
   }
 
   async remember(req: RememberRequest): Promise<void> {
-    const key = this.k(req.account, `i:${req.idem.key}`);
-    await this.redis.transaction([
-      ['hset', key, 'fp', req.idem.fingerprint, 'r', req.response],
-      ['pexpire', key, req.ttlSec * 1000],
-    ]);
+    const { idem, job } = req;
+    const keys = [idem ? this.k(req.account, `i:${idem.key}`) : '', job ? this.k(req.account, `j:${job.key}`) : '', this.k(req.account, 'jobs')];
+    const args = [idem?.fingerprint ?? '', idem?.response ?? '', (idem?.ttlSec ?? 0) * 1000, job?.id ?? '', job?.createdAt ?? 0, JOB_TTL_SEC * 1000, job?.key ?? ''];
+    await this.redis.script(REMEMBER, keys, args);
   }
 }

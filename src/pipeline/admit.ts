@@ -1,6 +1,6 @@
 // Step 3 + 5 of the pipeline in one ledger round trip: rate limit, Idempotency-Key check, and the charge (images)
 // or the hold (video).
-import type { Charge, Hold } from '../ledger/types';
+import type { Charge, Hold, JobRecord } from '../ledger/types';
 import { ApiError, badRequest, storeUnavailable } from '../http/errors';
 import { sha256Hex } from '../http/crypto';
 import type { Ctx } from './context';
@@ -27,10 +27,21 @@ export async function idempotencyFrom(header: string | undefined, scope: string,
  * Admits a request or throws the matching API error. Returns a stored response when the Idempotency-Key
  * was already completed (the caller replays it; nothing is charged again).
  */
-export async function admit(
+export async function admit(ctx: Ctx, opts: { charge?: Charge; hold?: Hold; idem?: IdempotencyInput; pendingTtlSec?: number }): Promise<string | null> {
+  const r = await call(ctx, opts);
+  return r.ok ? null : r.response;
+}
+
+/** A read (poll, download): its own rate bucket, and the job's record in the same ledger call. */
+export async function readJob(ctx: Ctx, jobKey: string): Promise<JobRecord | null> {
+  const r = await call(ctx, { bucket: 'read', lookup: jobKey });
+  return r.ok ? r.job : null;
+}
+
+async function call(
   ctx: Ctx,
-  opts: { charge?: Charge; hold?: Hold; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: 'read' },
-): Promise<string | null> {
+  opts: { charge?: Charge; hold?: Hold; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: 'read'; lookup?: string },
+): Promise<{ ok: true; job: JobRecord | null } | { ok: false; response: string }> {
   const { key } = ctx;
   const idem = opts.idem && { key: opts.idem.key, fingerprint: opts.idem.fingerprint, pendingTtlSec: opts.pendingTtlSec ?? 300 };
   const r = await admitOrReverse(ctx, {
@@ -41,11 +52,12 @@ export async function admit(
     charge: opts.charge,
     hold: opts.hold,
     idem,
+    lookup: opts.lookup,
   });
-  if (r.ok) return null;
+  if (r.ok) return { ok: true, job: r.job ?? null };
   switch (r.reason) {
     case 'replay':
-      return r.response;
+      return { ok: false, response: r.response };
     case 'rate_limited':
       throw new ApiError(429, 'rate_limit_exceeded', `Rate limit reached (${key.rpm} requests per minute); retry in ${r.retryAfterSec} s`, null, {
         'retry-after': String(r.retryAfterSec),

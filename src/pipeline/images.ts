@@ -78,8 +78,8 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
   if (idem) {
     // Delivered and charged either way; if the response cannot be stored, a retry with this key waits out the
     // in-flight marker (409) instead of being charged again.
-    const response = replayRecord(body);
-    await persist(() => ctx.ledger.remember({ account: key.account, idem, response, ttlSec: IDEMPOTENCY_TTL_SEC, now: Date.now() }), cfg.STORE_TIMEOUT_MS).catch(() => {});
+    const stored = { ...idem, response: replayRecord(body), ttlSec: IDEMPOTENCY_TTL_SEC };
+    await persist(() => ctx.ledger.remember({ account: key.account, now: Date.now(), idem: stored }), cfg.STORE_TIMEOUT_MS).catch(() => {});
   }
   return { body, costMicro: cost, replayed: false };
 }

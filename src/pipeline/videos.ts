@@ -1,17 +1,21 @@
-// Async video: enqueue (hold the estimate) → poll (first completed poll settles exactly once) → content.
+// Async video: enqueue (hold the estimate, submit, record the job) → poll (the first poll that sees the end settles
+// it exactly once and stores its final state) → content. A finished job is answered from its stored state: one
+// ledger call, no provider call, no CDN read.
 import type { Config } from '../config';
 import { resolveRoute } from '../catalog/resolve';
 import { planFrames, videoCost, type FramePlan } from '../catalog/video';
-import { ApiError, notFound } from '../http/errors';
+import { ApiError, notFound, upstreamError } from '../http/errors';
 import { hmac, randomId } from '../http/crypto';
 import { decodeJob, encodeJob, type Job } from '../jobs/id';
 import { persist } from '../ledger';
-import { deliverUrl, type DeliverContext } from '../media/deliver';
+import { deliverUrl, workerKey, type DeliverContext } from '../media/deliver';
 import { mp4DurationMs, rangeReader } from '../media/mp4';
+import { signMediaPath } from '../media/sign';
+import { SERVABLE } from '../media/sniff';
 import { r2ReadAt } from '../media/store';
 import { providerFor } from '../providers';
-import type { Asset, InputFile, VideoState } from '../providers/types';
-import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
+import type { Asset, InputFile } from '../providers/types';
+import { admit, IDEMPOTENCY_TTL_SEC, readJob, type IdempotencyInput } from './admit';
 import type { Ctx } from './context';
 import { release } from './money';
 
@@ -37,6 +41,9 @@ export interface Enqueued {
   id: string;
   plan: FramePlan;
 }
+
+/** The job's key in the ledger: its claim (charged once) and its record. */
+export const jobKey = (job: Job) => `video:${job.p}:${job.r}`;
 
 export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: IdempotencyInput): Promise<Enqueued | { replay: unknown }> {
   const { cfg, key } = ctx;
@@ -76,9 +83,17 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   return { job, id: await encodeJob(cfg.SIGNING_SECRET, job), plan };
 }
 
-/** Stores the enqueue response for Idempotency-Key replays (best effort: the job exists either way). */
-export async function rememberEnqueue(ctx: Ctx, idem: IdempotencyInput, response: unknown): Promise<void> {
-  const req = { account: ctx.key.account, idem, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC, now: Date.now() };
+/**
+ * Completes an enqueue in one ledger call: records the job (for listing and for cheap polls) and stores the
+ * response an Idempotency-Key replays. Best effort — the job exists either way, and polls still work without it.
+ */
+export async function recordEnqueue(ctx: Ctx, enqueued: Enqueued, idem: IdempotencyInput | undefined, response: unknown): Promise<void> {
+  const req = {
+    account: ctx.key.account,
+    now: Date.now(),
+    job: { key: jobKey(enqueued.job), id: enqueued.id, createdAt: enqueued.job.t },
+    ...(idem && { idem: { ...idem, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC } }),
+  };
   await persist(() => ctx.ledger.remember(req), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
 }
 
@@ -89,49 +104,98 @@ export async function loadJob(ctx: Ctx, id: string): Promise<Job> {
   return job;
 }
 
+/** A finished job as the ledger keeps it (the settle that ends the job stores it, once). */
+interface Finished {
+  s: 'completed' | 'failed';
+  /** completed_at (or failed at), unix seconds */
+  at: number;
+  /** billed, micro-USD */
+  cost: number;
+  /** R2 key of the re-hosted copy, else the provider's asset */
+  k?: string;
+  a?: Asset;
+  code?: string;
+  msg?: string;
+}
+
 export type Polled =
   | { status: 'queued' | 'in_progress'; progress: number }
-  | { status: 'failed'; code: string; message: string }
-  | { status: 'completed'; url: string; asset: Asset; mediaKey: string; costMicro: number; chargedNow: boolean };
+  | { status: 'failed'; code: string; message: string; failedAt: number }
+  | { status: 'completed'; url: string; asset?: Asset; mediaKey?: string; costMicro: number; chargedNow: boolean; completedAt: number };
 
-/** One poll: asks the provider (endpoint from the id, hosts from config) and settles on the first completion. */
-export async function pollJob(ctx: Ctx, id: string, job: Job): Promise<Polled> {
-  const { cfg, ledger } = ctx;
-  const provider = providerFor(job.p, cfg);
-  const state: VideoState = await provider.videoStatus(job.e, job.r);
+/**
+ * One poll. A finished job is answered from its record (read in the poll's rate-limit call). Otherwise the
+ * provider is asked (endpoint from the id, hosts from config); the first poll that sees the end settles the job
+ * under its claim — charging once, releasing the hold, storing the final state — and every later poll, download,
+ * or concurrent racer gets that same stored state.
+ */
+export async function pollJob(ctx: Ctx, job: Job, id: string): Promise<Polled> {
+  const key = jobKey(job);
+  const record = await readJob(ctx, key);
+  if (record?.state) return present(ctx, JSON.parse(record.state) as Finished, false);
+  const provider = providerFor(job.p, ctx.cfg);
+  const state = await provider.videoStatus(job.e, job.r);
+  const now = Math.floor(Date.now() / 1000);
   if (state.status === 'failed') {
-    if (job.h) await release(ctx, job.a, job.h);
-    return state;
+    const failed: Finished = { s: 'failed', at: now, cost: 0, code: state.code, msg: state.message };
+    return settle(ctx, job, key, 0, failed);
   }
   if (state.status !== 'completed') return state;
-  const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
-  const key = await videoKey(cfg, id);
-  const url = await deliverUrl(dctx, state.asset, 'video', key);
+  let mediaKey: string | undefined;
+  if (!ctx.env.MEDIA && state.asset.kind === 'worker' && !SERVABLE.has(state.asset.contentType)) {
+    throw upstreamError('The worker produced a file that is not a video');
+  }
+  if (ctx.env.MEDIA) {
+    const dctx: DeliverContext = { cfg: ctx.cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
+    mediaKey = await videoKey(ctx.cfg, id);
+    await deliverUrl(dctx, state.asset, 'video', mediaKey);
+  }
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
-  if (planned === 0) return { status: 'completed', url, asset: state.asset, mediaKey: key, costMicro: 0, chargedNow: false };
-  // Bill what was delivered: the file's own duration when it is shorter than planned (e.g. a short avatar audio).
-  const read = ctx.env.MEDIA ? r2ReadAt(ctx.env.MEDIA, key) : rangeReader((range) => provider.open(state.asset, range));
-  const ms = await mp4DurationMs(read).catch(() => null);
-  // A zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
-  const amount = !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
-  // Idempotent by claim: resent while its answer is lost; if it stays unknown the poll answers 503 and the same
-  // poll sent again settles (or finds settled) the same claim.
+  let amount = 0;
+  if (planned > 0) {
+    // Bill what was delivered: the file's own duration when shorter than planned (e.g. a short avatar audio). A
+    // zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
+    const read = mediaKey ? r2ReadAt(ctx.env.MEDIA!, mediaKey) : rangeReader((range) => provider.open(state.asset, range));
+    const ms = await mp4DurationMs(read).catch(() => null);
+    amount = !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
+  }
+  return settle(ctx, job, key, amount, { s: 'completed', at: now, cost: amount, ...(mediaKey ? { k: mediaKey } : { a: state.asset }) });
+}
+
+/**
+ * Ends a job: idempotent by its claim, resent while its answer is lost; if it stays unknown the poll answers 503
+ * and the same poll sent again settles (or finds settled) the same claim — the output stays retrievable.
+ */
+async function settle(ctx: Ctx, job: Job, key: string, amount: number, finished: Finished): Promise<Polled> {
   const settled = await persist(
     () =>
-      ledger.settle({
+      ctx.ledger.settle({
         account: job.a,
-        claim: `video:${job.p}:${job.r}`,
+        claim: key,
         amount,
         holdId: job.h || undefined,
-        memo: `${job.m} ${job.f}f@${job.fps}fps`,
+        memo: finished.s === 'completed' ? `${job.m} ${job.f}f@${job.fps}fps` : `${job.m} failed`,
         now: Date.now(),
+        state: JSON.stringify(finished),
       }),
-    cfg.STORE_TIMEOUT_MS,
+    ctx.cfg.STORE_TIMEOUT_MS,
   );
   if (!settled.ok) {
     throw new ApiError(402, 'insufficient_quota', 'The finished video cannot be paid for: its credit hold expired and the balance no longer covers it', null, { 'x-should-retry': 'false' });
   }
-  return { status: 'completed', url, asset: state.asset, mediaKey: key, costMicro: settled.amount, chargedNow: settled.charged };
+  // Whoever settled first decided the state (completed_at, cost): every racer answers with it.
+  const stored = settled.state ? (JSON.parse(settled.state) as Finished) : finished;
+  return present(ctx, stored, settled.charged && settled.amount > 0);
+}
+
+/** A finished job as the customer sees it: a freshly signed URL to the same content every time. */
+async function present(ctx: Ctx, f: Finished, chargedNow: boolean): Promise<Polled> {
+  if (f.s === 'failed') return { status: 'failed', code: f.code ?? 'generation_failed', message: f.msg ?? 'The video could not be generated', failedAt: f.at };
+  let url: string;
+  if (f.k) url = ctx.origin + (await signMediaPath(ctx.cfg, f.k));
+  else if (f.a?.kind === 'worker') url = ctx.origin + (await signMediaPath(ctx.cfg, workerKey(f.a)));
+  else url = f.a!.url;
+  return { status: 'completed', url, asset: f.a, mediaKey: f.k, costMicro: f.cost, chargedNow, completedAt: f.at };
 }
 
 /** The R2 key of a job's re-hosted video: derived from the id, so concurrent polls write one object. */
@@ -139,4 +203,3 @@ export async function videoKey(cfg: Config, id: string): Promise<string> {
   const mac = await hmac(cfg.SIGNING_SECRET, 'video-media-v1', id);
   return `v_${[...mac.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}.mp4`;
 }
-

@@ -7,9 +7,9 @@ import { badRequest, notFound } from '../http/errors';
 import { parse, parseJson } from '../http/validate';
 import type { Job } from '../jobs/id';
 import { proxyFile, serveMedia } from '../media/store';
-import { admit, idempotencyFrom } from '../pipeline/admit';
+import { idempotencyFrom } from '../pipeline/admit';
 import { ctxOf } from '../pipeline/context';
-import { enqueueVideo, loadJob, pollJob, rememberEnqueue, type Polled, type VideoInput } from '../pipeline/videos';
+import { enqueueVideo, loadJob, pollJob, recordEnqueue, type Polled, type VideoInput } from '../pipeline/videos';
 import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
 import { b64url, sha256Hex } from '../http/crypto';
@@ -121,7 +121,7 @@ function videoObject(id: string, job: Job, state: Polled | { status: 'queued'; p
     status: state.status,
     progress: done ? 100 : state.status === 'failed' ? 0 : state.progress,
     created_at: job.t,
-    completed_at: done ? Math.floor(Date.now() / 1000) : null,
+    completed_at: done ? state.completedAt : null,
     expires_at: null,
     prompt: null,
     size: job.s,
@@ -145,7 +145,7 @@ async function enqueue(c: Context<AppEnv>) {
     return c.json(out.replay as object);
   }
   const body = videoObject(out.id, out.job, { status: 'queued', progress: 0 });
-  if (idem) await rememberEnqueue(ctx, idem, body);
+  await recordEnqueue(ctx, out, idem, body);
   c.header('openai-poll-after-ms', POLL_AFTER_MS);
   return c.json(body);
 }
@@ -155,8 +155,7 @@ async function pollFor(c: Context<AppEnv>) {
   const ctx = ctxOf(c);
   const id = c.req.param('id')!;
   const job = await loadJob(ctx, id);
-  await admit(ctx, { bucket: 'read' });
-  return { ctx, id, job, state: await pollJob(ctx, id, job) };
+  return { ctx, id, job, state: await pollJob(ctx, job, id) };
 }
 
 export const videos = new Hono<AppEnv>()
@@ -173,11 +172,16 @@ export const videos = new Hono<AppEnv>()
     if (variant && variant !== 'video') throw badRequest('variant', `Variant '${variant}' is not available; only 'video'`);
     const { ctx, job, state } = await pollFor(c);
     if (state.status !== 'completed') throw notFound(`Video is not ready (status ${state.status})`);
-    let res = ctx.env.MEDIA ? await serveMedia(ctx.env.MEDIA, state.mediaKey, c.req.raw) : null;
-    if (!res) {
-      const upstream = await providerFor(job.p, ctx.cfg).open(state.asset, c.req.header('range'));
+    let res: Response | null;
+    if (state.mediaKey) {
+      // Re-hosted: served from R2 (no provider call, no CDN read).
+      res = ctx.env.MEDIA ? await serveMedia(ctx.env.MEDIA, state.mediaKey, c.req.raw) : null;
+      if (!res) throw notFound('The video is no longer available');
+    } else {
+      const asset = state.asset!;
+      const upstream = await providerFor(job.p, ctx.cfg).open(asset, c.req.header('range'));
       if (!upstream.ok && upstream.status !== 416) throw notFound('The video is no longer available upstream');
-      res = proxyFile(upstream, state.asset.kind === 'worker' ? state.asset.contentType : 'video/mp4', false);
+      res = proxyFile(upstream, asset.kind === 'worker' ? asset.contentType : 'video/mp4', false);
     }
     // A raw Response does not inherit c.header(): the first download can be the request that settles the bill.
     res.headers.set('x-phi-cost-micro', String(state.chargedNow ? state.costMicro : 0));
