@@ -4,6 +4,8 @@ import type { Env } from './env';
 import { parseHostList } from './http/urls';
 
 const str = z.string().check(z.trim(), z.minLength(1));
+/** A fal endpoint id (`owner/alias[/path]`); bounded so that a video id carrying it stays within 255 characters. */
+const endpoint = z.string().check(z.trim(), z.regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){1,4}$/), z.maxLength(100));
 const opt = z.optional(str);
 const url = z.url({ protocol: /^https?$/ });
 const withDefault = (fallback: string) => z._default(url, fallback);
@@ -19,10 +21,10 @@ const schema = z.object({
   FAL_KEY: opt,
   FAL_RUN_URL: withDefault('https://fal.run'),
   FAL_QUEUE_URL: withDefault('https://queue.fal.run'),
-  FAL_IMAGE_MODEL: z._default(str, 'fal-ai/flux/krea'),
-  FAL_VIDEO_MODEL: z._default(str, 'fal-ai/krea-wan-14b/text-to-video'),
-  FAL_VIDEO_I2V_MODEL: z._default(str, 'fal-ai/wan/v2.2-a14b/image-to-video'),
-  FAL_AVATAR_MODEL: z._default(str, 'fal-ai/infinitalk'),
+  FAL_IMAGE_MODEL: z._default(endpoint, 'fal-ai/flux/krea'),
+  FAL_VIDEO_MODEL: z._default(endpoint, 'fal-ai/krea-wan-14b/text-to-video'),
+  FAL_VIDEO_I2V_MODEL: z._default(endpoint, 'fal-ai/wan/v2.2-a14b/image-to-video'),
+  FAL_AVATAR_MODEL: z._default(endpoint, 'fal-ai/infinitalk'),
   WORKER_URL: z.optional(url),
   WORKER_TOKEN: opt,
   WORKER_AWS_ACCESS_KEY_ID: opt,

@@ -293,12 +293,12 @@ describe('one spelling per identifier', () => {
     return token.slice(0, -1) + alphabet[last ^ k];
   };
 
-  it('a job id whose last character differs only in spare bits is not the same job', async () => {
+  it('a job id whose last character is respelled is not the same job', async () => {
     const gw = gateway();
     const { key } = await gw.issueKey({ credits_micro: 1_000_000 });
     const { id } = (await (await json(gw, key, '/v1/videos', { prompt: uniq('spelling') })).json()) as { id: string };
     expect((await gw.authed(key, `/v1/videos/${id}`)).status).toBe(200);
-    // 16 tag bytes in 22 characters: the last one carries 2 bits and 4 spare ones.
+    // Flipping the low bits of the last character changes spare bits (a respelling) or data (a forgery): both 404.
     for (let k = 1; k < 16; k++) {
       const res = await gw.authed(key, `/v1/videos/${respell(id, k)}`);
       expect(res.status, `variant ${k}`).toBe(404);

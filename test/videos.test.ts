@@ -61,7 +61,7 @@ describe('video: paid key → fal queue', () => {
     expect((await gw.balance(account)).charges).toBe(1);
 
     // Status and result were fetched at the owner/alias path rebuilt from config.
-    const job = (await decodeJob(gw.env.SIGNING_SECRET!, created.id))!;
+    const job = (await decodeJob(gw.env.SIGNING_SECRET!, created.id, account))!;
     const status = await standinCalls(falOrigin(), (c) => c.path.includes(`/requests/${job.r}`));
     expect(status.length).toBeGreaterThanOrEqual(3);
     expect(status.every((c) => c.path.startsWith('/fal/queue/fal-ai/krea-wan-14b/requests/'))).toBe(true);

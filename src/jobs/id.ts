@@ -1,8 +1,11 @@
-// Video job ids: `video_<payload><mac>` — base64url JSON (no prompt, no secrets) and a 128-bit HMAC-SHA256 tag
-// under SIGNING_SECRET. The id carries everything a poll needs, so the gateway keeps no job state.
+// Video job ids: `video_` + base64url(AES-256-GCM(compact binary job)), under a key derived from SIGNING_SECRET
+// with HKDF. Opaque (nothing readable: not the account, not the upstream request id), authenticated (a changed
+// byte fails to decrypt), bound to the owning account (it is the additional authenticated data, so another
+// account's key cannot even open it), ≤ 255 characters, and still everything a poll needs to re-resolve the job
+// without stored state. One spelling only: the text must be the canonical encoding of its bytes.
 import type { Canonical } from '../catalog/models';
 import type { ProviderName } from '../catalog/resolve';
-import { b64url, fromB64url, hmac, tokenEquals } from '../http/crypto';
+import { b64url, fromB64url } from '../http/crypto';
 
 export interface Job {
   /** canonical model */
@@ -13,13 +16,13 @@ export interface Job {
   e: string;
   /** upstream request id (fal request_id / ComfyUI prompt_id) */
   r: string;
-  /** owning account */
+  /** owning account (not in the id's bytes: it is what the id is bound to) */
   a: string;
   /** unit price micro-USD per second, frames, fps — the billing parameters */
   u: number;
   f: number;
   fps: number;
-  /** hold id ('' when nothing is held) */
+  /** hold id */
   h: string;
   /** size WxH */
   s: string;
@@ -27,26 +30,165 @@ export interface Job {
   t: number;
 }
 
-const LABEL = 'video-job-v1';
-const MAC_CHARS = 22; // 16 bytes
+/** Longest id minted (ordinary VARCHAR(255) columns hold it). */
+export const MAX_ID_LENGTH = 255;
+const PREFIX = 'video_';
+const VERSION = 2;
+const MODELS: Canonical[] = ['krea-2', 'wan', 'avatar'];
+const PROVIDERS: ProviderName[] = ['fal', 'worker'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export async function encodeJob(secret: string, job: Job): Promise<string> {
-  const payload = b64url(new TextEncoder().encode(JSON.stringify(job)));
-  const mac = b64url((await hmac(secret, LABEL, payload)).slice(0, 16));
-  return `video_${payload}${mac}`;
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function jobKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle
+      .importKey('raw', enc.encode(secret), 'HKDF', false, ['deriveKey'])
+      .then((base) =>
+        crypto.subtle.deriveKey(
+          { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: enc.encode('phi-gateway video-id v2') },
+          base,
+          { name: 'AES-GCM', length: 256 },
+          false,
+          ['encrypt', 'decrypt'],
+        ),
+      );
+    keys.set(secret, key);
+  }
+  return key;
 }
 
-/** Returns the job, or null for anything tampered, truncated or malformed. */
-export async function decodeJob(secret: string, id: string): Promise<Job | null> {
-  if (!id.startsWith('video_') || id.length < 6 + MAC_CHARS + 8) return null;
-  const body = id.slice(6);
-  const payload = body.slice(0, -MAC_CHARS);
-  const expected = (await hmac(secret, LABEL, payload)).slice(0, 16);
-  // The tag is compared as text: only the canonical spelling of the 16 bytes is accepted (no spare-bit variants).
-  if (!tokenEquals(body.slice(-MAC_CHARS), expected)) return null;
+/** Append-only byte writer/reader for the compact form. */
+class Writer {
+  private readonly parts: number[] = [];
+  byte(n: number) {
+    this.parts.push(n & 0xff);
+  }
+  uint(n: number) {
+    // LEB128 unsigned varint
+    do {
+      let b = n % 128;
+      n = Math.floor(n / 128);
+      if (n > 0) b |= 0x80;
+      this.byte(b);
+    } while (n > 0);
+  }
+  bytes(b: Uint8Array) {
+    this.uint(b.length);
+    for (const x of b) this.byte(x);
+  }
+  text(s: string) {
+    this.bytes(enc.encode(s));
+  }
+  done() {
+    return Uint8Array.from(this.parts);
+  }
+}
+
+class Reader {
+  private at = 0;
+  constructor(private readonly b: Uint8Array) {}
+  byte(): number {
+    if (this.at >= this.b.length) throw new RangeError('short');
+    return this.b[this.at++]!;
+  }
+  uint(): number {
+    let n = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const b = this.byte();
+      n += (b & 0x7f) * shift;
+      if (!(b & 0x80)) return n;
+      if (shift > 2 ** 42) throw new RangeError('varint');
+    }
+  }
+  bytes(): Uint8Array {
+    const n = this.uint();
+    if (this.at + n > this.b.length) throw new RangeError('short');
+    return this.b.subarray(this.at, (this.at += n));
+  }
+  text(): string {
+    return dec.decode(this.bytes());
+  }
+  end() {
+    if (this.at !== this.b.length) throw new RangeError('trailing');
+  }
+}
+
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+const unhex = (s: string) => Uint8Array.from(s.match(/../g)!, (h) => parseInt(h, 16));
+
+function pack(job: Job): Uint8Array {
+  const w = new Writer();
+  const [width, height] = job.s.split('x').map(Number);
+  w.byte(VERSION);
+  w.byte(MODELS.indexOf(job.m) * 4 + PROVIDERS.indexOf(job.p));
+  w.text(job.e);
+  // Upstream request ids are UUIDs (fal's, and the prompt ids the gateway gives ComfyUI): 16 bytes, else text.
+  if (UUID.test(job.r)) {
+    w.byte(1);
+    w.bytes(unhex(job.r.replace(/-/g, '')));
+  } else {
+    w.byte(0);
+    w.text(job.r);
+  }
+  w.uint(job.u);
+  w.uint(job.f);
+  w.uint(job.fps);
+  w.bytes(fromB64url(job.h.replace(/^vh_/, '')) ?? new Uint8Array(0));
+  w.uint(width!);
+  w.uint(height!);
+  w.uint(job.t);
+  return w.done();
+}
+
+function unpack(b: Uint8Array, account: string): Job {
+  const r = new Reader(b);
+  if (r.byte() !== VERSION) throw new RangeError('version');
+  const mp = r.byte();
+  const m = MODELS[mp >> 2];
+  const p = PROVIDERS[mp & 3];
+  if (!m || !p) throw new RangeError('model');
+  const e = r.text();
+  const uuid = r.byte() === 1;
+  const raw = uuid ? hex(r.bytes()) : r.text();
+  const req = uuid ? `${raw.slice(0, 8)}-${raw.slice(8, 12)}-${raw.slice(12, 16)}-${raw.slice(16, 20)}-${raw.slice(20)}` : raw;
+  const job: Job = { m, p, e, r: req, a: account, u: r.uint(), f: r.uint(), fps: r.uint(), h: `vh_${b64url(r.bytes())}`, s: `${r.uint()}x${r.uint()}`, t: r.uint() };
+  r.end();
+  return job;
+}
+
+/** The job's public id; throws when it would not fit MAX_ID_LENGTH (an absurdly long endpoint or request id). */
+export async function encodeJob(secret: string, job: Job): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(job.a) }, await jobKey(secret), pack(job)),
+  );
+  const body = new Uint8Array(iv.length + sealed.length);
+  body.set(iv);
+  body.set(sealed, iv.length);
+  const id = PREFIX + b64url(body);
+  if (id.length > MAX_ID_LENGTH) throw new RangeError(`video id would be ${id.length} characters`);
+  return id;
+}
+
+/** The job behind an id, for this account; null for anything forged, tampered, truncated, foreign or respelled. */
+export async function decodeJob(secret: string, id: string, account: string): Promise<Job | null> {
+  if (!id.startsWith(PREFIX) || id.length > MAX_ID_LENGTH) return null;
+  const text = id.slice(PREFIX.length);
+  const body = fromB64url(text);
+  // 12-byte IV + 16-byte tag + at least a few bytes; and only the canonical spelling of those bytes.
+  if (!body || body.length < 40 || b64url(body) !== text) return null;
   try {
-    const bytes = fromB64url(payload);
-    return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as Job) : null;
+    const plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: body.subarray(0, 12), additionalData: enc.encode(account) },
+      await jobKey(secret),
+      body.subarray(12),
+    );
+    return unpack(new Uint8Array(plain), account);
   } catch {
     return null;
   }

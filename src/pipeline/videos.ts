@@ -97,10 +97,10 @@ export async function recordEnqueue(ctx: Ctx, enqueued: Enqueued, idem: Idempote
   await persist(() => ctx.ledger.remember(req), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
 }
 
-/** Verifies a job id for this caller; forged, tampered or another account's ids are a plain 404. */
+/** Opens a job id for this caller; forged, tampered or another account's ids are a plain 404. */
 export async function loadJob(ctx: Ctx, id: string): Promise<Job> {
-  const job = await decodeJob(ctx.cfg.SIGNING_SECRET, id);
-  if (!job || job.a !== ctx.key.account || (job.p === 'fal') !== (ctx.key.tier === 'paid')) throw notFound('No such video');
+  const job = await decodeJob(ctx.cfg.SIGNING_SECRET, id, ctx.key.account);
+  if (!job || (job.p === 'fal') !== (ctx.key.tier === 'paid')) throw notFound('No such video');
   return job;
 }
 
