@@ -1,27 +1,33 @@
-// `npm run bench`: local latency benchmark of the gateway against the fal stand-in.
+// `npm run bench`: what a request costs on the gateway, measured on the BUILT bundle (`wrangler deploy --dry-run
+// --minify`) running on workerd through Miniflare's API. Not `wrangler dev`: its proxy costs more than the gateway.
+// Upstream is the local fal stand-in, so absolute numbers are this machine's workerd, not the Cloudflare edge; what
+// carries over is the difference between series.
 //
-// Starts the fal and ComfyUI stand-ins and `wrangler dev` (all on 127.0.0.1, free ports), then measures
-// N sequential requests (env BENCH_N, default 100; after a warm-up of BENCH_WARMUP, default 10) of:
-//   - fal direct          : POST {runUrl}/fal-ai/flux/krea on the stand-in (no gateway)
-//   - gateway + R2        : POST /v1/images/generations with the default wrangler.toml (MEDIA bound → re-host)
-//   - gateway pass-through: the same on a second `wrangler dev` whose config has no [[r2_buckets]] block
-//   - healthz             : GET /healthz on each instance (the floor of the local runtime)
-// and prints p50 / p95 / mean, the gateway's added latency (gateway p50 − fal direct p50) and the bundle size
-// (`wrangler deploy --dry-run --minify`). Everything is bounded (BENCH_TIMEOUT_S, default 170 s in total) and
-// torn down on success, error, timeout or Ctrl-C. Local numbers: workerd + miniflare, not the Cloudflare edge.
-import { freePort } from '../test/standins/redis.mjs';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
-import net from 'node:net';
+// Each series runs sequentially (1 connection) and with 8 concurrent connections, after a warm-up at the same
+// concurrency, and reports p50 / p99 latency, req/s and CPU per request of its workerd process (the /proc utime +
+// stime delta over the measured requests / their count). All workers run from the start and the series take turns
+// in rounds, so that the machine's drift over a run (often tens of percent on a shared VM) hits them alike:
+//   upstream direct     POST to the fal stand-in's sync runner, no worker at all: client + stand-in baseline
+//   floor               a bare module worker on its own workerd forwarding that POST: the runtime's own cost
+//   paid image, no R2   POST /v1/images/generations with a paid key; the fal URL is passed through
+//   paid image, R2      the same with MEDIA bound: the output is re-hosted into (local) R2
+//   video poll          GET /v1/videos/{id} of a finished, already settled paid video (no R2)
+// Derived: the gateway's own cost (gateway − floor) and what R2 re-hosting adds (R2 − no R2).
+//
+// History: the ledger promises that a call's cost does not grow with an account's history (expiry is indexed,
+// sweeps are bounded). Sequential paid images (no R2) for a fresh account are compared with an account whose
+// Durable Object already holds BENCH_HISTORY_ROWS rows in each table that grows with use (claims, holds, idem, and
+// any other table with an expires_at column whose rows the bench knows how to shape, e.g. jobs), half live and half
+// expired, seeded by SQL inside the object (Miniflare's unsafeGetDurableObjectStorage, which needs the gateway
+// started with `inspect`). The two accounts take turns in rounds on one workerd, like the series above.
+//
+// Env: BENCH_N (sequential requests per series, default 500), BENCH_CONCURRENT_N (requests per 8-connection series,
+// 1000), BENCH_WARMUP (warm-up requests per series, 30), BENCH_HISTORY_ROWS (200000), BENCH_TIMEOUT_S (170: the
+// whole run; everything is torn down on success, error, timeout or Ctrl-C).
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
 import { startFal } from '../test/standins/fal.mjs';
-import { startComfy } from '../test/standins/comfy.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'node_modules', '.bin');
-const WRANGLER = existsSync(path.join(BIN, 'wrangler')) ? path.join(BIN, 'wrangler') : 'wrangler';
+import { ADMIN_TOKEN, BASE_VARS, buildBundle, cpuMs, freshFetch, ledgerSql, startWorker } from './lib/workerd.mjs';
 
 const intEnv = (name, def, min, max) => {
   const raw = process.env[name];
@@ -30,285 +36,399 @@ const intEnv = (name, def, min, max) => {
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max} (got '${raw}')`);
   return n;
 };
-const N = intEnv('BENCH_N', 100, 1, 2000);
-const WARMUP = intEnv('BENCH_WARMUP', 10, 0, 200);
-const TOTAL_TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 170, 10, 1800) * 1000;
-const READY_TIMEOUT_MS = 60_000;
+const N = intEnv('BENCH_N', 500, 20, 100_000);
+const N_CONCURRENT = intEnv('BENCH_CONCURRENT_N', 1000, 20, 100_000);
+const WARMUP = intEnv('BENCH_WARMUP', 30, 8, 10_000);
+const HISTORY_ROWS = intEnv('BENCH_HISTORY_ROWS', 200_000, 2, 10_000_000);
+const TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 170, 10, 3600) * 1000;
+const CONNECTIONS = 8;
 const REQUEST_TIMEOUT_MS = 15_000;
+/** Every comparison is measured in this many rounds, its series taking turns within each round. */
+const ROUNDS = 10;
 
 const FAL_KEY = 'bench-fal-key';
-const WORKER_TOKEN = 'bench-worker-token';
-const ADMIN_TOKEN = 'bench-admin-token';
-const VARS = {
-  ADMIN_TOKEN,
-  SIGNING_SECRET: 'bench-signing-secret-0123456789abcdef-0123456789',
-  TEST_API_KEY: 'phi_test_bench_shared_key',
-  // Empty vars count as unset in the gateway: keeps a local .dev.vars from pointing the bench at real services.
-  UPSTASH_REDIS_REST_URL: '',
-  UPSTASH_REDIS_REST_TOKEN: '',
-  WORKER_AWS_ACCESS_KEY_ID: '',
-  WORKER_AWS_SECRET_ACCESS_KEY: '',
-};
-const PASS_CONFIG = path.join(ROOT, '.bench.wrangler.toml');
+const FAL_MODEL = 'fal-ai/flux/krea';
+const PROMPT = 'a calm clinic waiting room, soft light';
+// The ledger's lifetimes (src/ledger/types.ts CLAIM_TTL_SEC, src/pipeline/videos.ts VIDEO_HOLD_TTL_SEC,
+// src/pipeline/admit.ts IDEMPOTENCY_TTL_SEC): seeded live rows expire within them, like real ones.
+const CLAIM_TTL_MS = 30 * 24 * 3600_000;
+const HOLD_TTL_MS = 6 * 3600_000;
+const IDEM_TTL_MS = 24 * 3600_000;
 
-const log = (...a) => console.log('[bench]', ...a);
+const log = (...a) => console.error('[bench]', ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// ---------------------------------------------------------------------------------------------- cleanup
+// ------------------------------------------------------------------------------------------------ teardown
 
-/** @type {(() => Promise<unknown> | unknown)[]} run in reverse order by cleanup() */
-const cleanups = [];
-let cleaning = null;
-let stopping = false; // set once teardown starts: nothing new may be spawned, later errors are not reported again
-function cleanup() {
-  stopping = true;
-  cleaning ??= (async () => {
-    for (const fn of cleanups.splice(0).reverse()) {
-      try { await fn(); } catch (e) { console.error('[bench] cleanup step failed:', e?.message ?? e); }
+/** Undo steps, run newest first by teardown(). */
+const undo = [];
+let tearingDown = null;
+function teardown() {
+  tearingDown ??= (async () => {
+    for (const step of undo.splice(0).reverse()) {
+      let timer;
+      const bound = new Promise((r) => (timer = setTimeout(r, 10_000)));
+      await Promise.race([Promise.resolve().then(step), bound]).catch((e) => log('teardown step failed:', e?.message ?? e));
+      clearTimeout(timer);
     }
   })();
-  return cleaning;
+  return tearingDown;
 }
 async function fail(err, code = 1) {
-  if (stopping) { await cleanup(); process.exit(code); }
-  stopping = true;
-  console.error(`[bench] FAILED: ${err?.stack ?? err}`);
-  const hardStop = setTimeout(() => process.exit(code), 15_000); // cleanup itself is bounded; belt and braces
-  hardStop.unref();
-  await cleanup();
+  if (!tearingDown) log(`FAILED: ${err?.stack ?? err}`); // later errors are the teardown's echo
+  await teardown();
   process.exit(code);
 }
+// Miniflare also hooks SIGINT/SIGTERM: it SIGKILLs its workerd and exits, which may cut this teardown short.
 for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => fail(new Error(`interrupted (${sig})`), 130));
-const deadline = setTimeout(() => fail(new Error(`total time limit of ${TOTAL_TIMEOUT_MS / 1000}s exceeded`)), TOTAL_TIMEOUT_MS);
-deadline.unref();
+const deadline = setTimeout(() => fail(new Error(`time limit of ${TIMEOUT_MS / 1000} s exceeded (BENCH_TIMEOUT_S)`)), TIMEOUT_MS);
 
-// ---------------------------------------------------------------------------------------------- processes
-
-const childEnv = () => ({
-  ...process.env,
-  // wrangler needs Node >= 22: make the project's node (node_modules/.bin/node) win over the system one.
-  PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`,
-  WRANGLER_SEND_METRICS: 'false',
-  NO_COLOR: '1',
-  FORCE_COLOR: '0',
-});
-
-/** Spawns a command in its own process group, keeping the last lines of its output for error reports. */
-function spawnGroup(cmd, args) {
-  if (stopping) throw new Error('shutting down');
-  const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
-  const tail = [];
-  let output = '';
-  const keep = (chunk) => {
-    const text = chunk.toString('utf8');
-    output = (output + text).slice(-200_000);
-    for (const line of text.split('\n')) if (line.trim()) tail.push(line);
-    if (tail.length > 40) tail.splice(0, tail.length - 40);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.once('error', (e) => keep(Buffer.from(`spawn error: ${e.message}\n`)));
-  return { child, exited, tail, output: () => output };
+/** Starts a worker whose stop (idempotent) is also a teardown step. */
+async function start(options) {
+  const worker = await startWorker(options);
+  let stopped = null;
+  const stop = () => (stopped ??= worker.stop());
+  undo.push(stop);
+  return { ...worker, stop };
 }
 
-const groupAlive = (pid) => { try { process.kill(-pid, 0); return true; } catch { return false; } };
+// ------------------------------------------------------------------------------------------------ load
 
-/** SIGTERM the whole process group (wrangler + workerd), wait up to 5 s, then SIGKILL whatever is left. */
-async function stopGroup({ child, exited }) {
-  const pid = child.pid;
-  if (!pid) return;
-  const timeout = (ms) => new Promise((r) => setTimeout(() => r('timeout'), ms));
-  if (groupAlive(pid)) {
-    try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
-    await Promise.race([exited, timeout(5000)]);
-    for (let i = 0; i < 20 && groupAlive(pid); i++) await sleep(100); // children may outlive the leader briefly
-  }
-  if (groupAlive(pid)) {
-    try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
-    await Promise.race([exited, timeout(2000)]);
-  }
-}
-
-/** Starts `wrangler dev` and waits (bounded) until GET /healthz answers 200. */
-async function startGateway(label, vars, config) {
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const persist = mkdtempSync(path.join(os.tmpdir(), 'phi-bench-state-'));
-  cleanups.push(() => rmSync(persist, { recursive: true, force: true }));
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
-    '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'warn'];
-  if (config) args.push('--config', config);
-  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
-  const proc = spawnGroup(WRANGLER, args);
-  cleanups.push(() => stopGroup(proc));
-  const base = `http://127.0.0.1:${port}`;
+/**
+ * `count` requests from `connections` concurrent loops sharing one keep-alive pool. Each answer must be a 200 that
+ * passes `target.check(bodyText)`. Returns the latencies (ms) and the wall time.
+ */
+async function drive(pool, target, connections, count, first = 0) {
+  const ms = new Array(count);
+  let next = 0;
   const t0 = performance.now();
-  let exitedEarly = null;
-  proc.exited.then((e) => { exitedEarly = e; });
-  for (;;) {
-    if (exitedEarly) throw new Error(`wrangler dev (${label}) exited early (${JSON.stringify(exitedEarly)}):\n${proc.tail.join('\n')}`);
-    if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`wrangler dev (${label}) not ready after ${READY_TIMEOUT_MS / 1000}s:\n${proc.tail.join('\n')}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.ok) break;
-    } catch { /* not listening yet */ }
-    await sleep(250);
-  }
-  log(`gateway (${label}) ready on ${base} in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
-  return { base, proc, stop: () => stopGroup(proc) };
+  const loop = async () => {
+    while (next < count) {
+      const i = next++;
+      const t = performance.now();
+      const res = await pool.request({ ...target.request(first + i), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const text = await res.body.text();
+      ms[i] = performance.now() - t;
+      if (res.statusCode !== 200) throw new Error(`${target.name}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+      target.check(text);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  return { ms, wallMs: performance.now() - t0 };
 }
 
-// ---------------------------------------------------------------------------------------------- measuring
+// workerd drops a connection idle for 5 s: the pool lets go of idle ones well before, so a request never races that.
+const newPool = (origin, connections) =>
+  new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 2_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
 
-/** Runs `fn` WARMUP times, then N times, sequentially; returns the N latencies in ms. */
-async function series(name, fn) {
-  for (let i = 0; i < WARMUP; i++) await fn(-1 - i);
-  const ms = [];
-  for (let i = 0; i < N; i++) {
-    const t = performance.now();
-    await fn(i);
-    ms.push(performance.now() - t);
-  }
-  log(`${name}: ${N} requests done`);
-  return ms;
-}
+/** Nearest-rank percentile. */
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 
-/** fetch + full body read, with a timeout and a status check. */
-async function call(url, init, expectStatus = 200) {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const body = await res.text();
-  if (res.status !== expectStatus) throw new Error(`${init?.method ?? 'GET'} ${url} → ${res.status} (expected ${expectStatus}): ${body.slice(0, 500)}`);
-  return { res, body };
-}
-
-function stats(ms) {
+function summary(ms, wallMs, cpu) {
   const s = [...ms].sort((a, b) => a - b);
-  const pct = (p) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]; // nearest rank
-  return { n: s.length, p50: pct(0.5), p95: pct(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, min: s[0], max: s[s.length - 1] };
+  return { n: s.length, p50: pct(s, 0.5), p99: pct(s, 0.99), rps: (s.length / wallMs) * 1000, cpu: cpu === null ? null : cpu / s.length };
 }
 
-async function issueKey(base) {
-  const { body } = await call(`${base}/admin/keys`, {
+/**
+ * Measures `targets` at one concurrency, interleaved: after a warm-up of each, ROUNDS rounds in which every target
+ * gets its share of `count` requests in turn, so that the machine's drift over the run (it is large) hits all of
+ * them alike. The workerd CPU of a target is counted over its own measured blocks only. Returns one row per target.
+ */
+async function interleaved(targets, connections, count) {
+  const pools = targets.map((t) => newPool(t.origin, connections));
+  const acc = targets.map(() => ({ ms: [], wallMs: 0, cpu: 0 }));
+  const block = Math.ceil(count / ROUNDS);
+  try {
+    for (const [i, t] of targets.entries()) await drive(pools[i], t, connections, WARMUP, -WARMUP);
+    for (let done = 0; done < count; done += block) {
+      for (const [i, t] of targets.entries()) {
+        // One unmeasured request per connection first: the switch from another process is not what is measured.
+        await drive(pools[i], t, connections, connections, -connections);
+        const cpu0 = t.pid ? cpuMs(t.pid) : 0;
+        const { ms, wallMs } = await drive(pools[i], t, connections, Math.min(block, count - done), done);
+        acc[i].cpu += t.pid ? cpuMs(t.pid) - cpu0 : 0;
+        acc[i].ms.push(...ms);
+        acc[i].wallMs += wallMs;
+      }
+    }
+  } finally {
+    await Promise.all(pools.map((p) => p.destroy()));
+  }
+  const rows = targets.map((t, i) => ({ name: t.name, connections, ...summary(acc[i].ms, acc[i].wallMs, t.pid ? acc[i].cpu : null) }));
+  for (const r of rows) log(`${r.name} ×${connections}: p50 ${r.p50.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s`);
+  return rows;
+}
+
+// ------------------------------------------------------------------------------------------------ targets
+
+const json = (text) => JSON.parse(text);
+const postJson = (path, headers, body) => ({ method: 'POST', path, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const falInput = (i) => ({ prompt: `bench ${i}: ${PROMPT}`, image_size: 'square_hd', num_images: 1, output_format: 'png' });
+
+function falImageCheck(text) {
+  if (typeof json(text).images?.[0]?.url !== 'string') throw new Error(`fal answered without an image: ${text.slice(0, 200)}`);
+}
+
+/** The fal stand-in's sync runner, called directly or through the pass-through floor (same path, same body). */
+function upstreamTarget(name, origin, runPath, pid = null) {
+  return {
+    name,
+    origin,
+    pid,
+    request: (i) => postJson(`${runPath}/${FAL_MODEL}`, { authorization: `Key ${FAL_KEY}` }, falInput(i)),
+    check: falImageCheck,
+  };
+}
+
+/** The runtime's own cost: receive the POST, send it on to the stand-in, return the answer. */
+const FLOOR = `export default {
+  fetch(req, env) {
+    const url = new URL(req.url);
+    return fetch(env.UPSTREAM + url.pathname, { method: req.method, headers: req.headers, body: req.body });
+  },
+};`;
+
+function imageTarget(name, gw, key, urlPrefix) {
+  return {
+    name,
+    origin: gw.url,
+    pid: gw.pid,
+    request: (i) => postJson('/v1/images/generations', { authorization: `Bearer ${key}` }, { prompt: `bench ${i}: ${PROMPT}` }),
+    check: (text) => {
+      const url = json(text).data?.[0]?.url;
+      if (typeof url !== 'string' || !url.startsWith(urlPrefix)) throw new Error(`${name}: expected an image URL under ${urlPrefix}: ${text.slice(0, 200)}`);
+    },
+  };
+}
+
+async function admin(gw, path, body, want) {
+  const res = await freshFetch(`${gw.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ tier: 'paid', credits_micro: 100_000_000_000, rpm: 100_000 }),
-  }, 201);
-  return JSON.parse(body).key;
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  if (res.status !== want) throw new Error(`POST ${path} → ${res.status}: ${text.slice(0, 300)}`);
+  return json(text);
 }
 
-/** One image request per call; checks the cost header and that delivery is in the expected mode. */
-function gatewayImage(base, key, falOrigin, mode) {
-  return async (i) => {
-    const { res, body } = await call(`${base}/v1/images/generations`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: `bench ${mode} ${i}: a calm clinic waiting room, soft light` }),
-    });
-    if (!res.headers.has('x-phi-cost-micro')) throw new Error(`no x-phi-cost-micro header on ${mode} response`);
-    const url = JSON.parse(body)?.data?.[0]?.url;
-    const want = mode === 'r2' ? `${base}/` : `${falOrigin}/files/`;
-    if (typeof url !== 'string' || !url.startsWith(want)) throw new Error(`${mode}: expected an image URL under ${want}, got ${JSON.stringify(url)}`);
+/** A paid key whose credits and rate limit never stop the run. */
+const paidKey = async (gw, account) => (await admin(gw, '/admin/keys', { tier: 'paid', account, credits_micro: 1e12, rpm: 100_000 }, 201)).key;
+
+async function gatewayCall(gw, key, path, init = {}) {
+  const res = await freshFetch(`${gw.url}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${init.method ?? 'GET'} ${path} → ${res.status}: ${text.slice(0, 300)}`);
+  return json(text);
+}
+
+/** Enqueues one paid video, lets the stand-in finish it (~1.5 s) and polls once to settle its bill; returns its id. */
+async function finishedVideo(gw, key) {
+  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `bench video: ${PROMPT}`, seconds: 2 }) };
+  const { id } = await gatewayCall(gw, key, '/v1/videos', init);
+  await sleep(1_700);
+  const polled = await gatewayCall(gw, key, `/v1/videos/${id}`);
+  if (polled.status !== 'completed' || !(polled.cost_micro > 0)) throw new Error(`video ${id} not completed and charged after 1.7 s: ${JSON.stringify(polled)}`);
+  return id;
+}
+
+function pollTarget(name, gw, key, id) {
+  return {
+    name,
+    origin: gw.url,
+    pid: gw.pid,
+    request: () => ({ method: 'GET', path: `/v1/videos/${id}`, headers: { authorization: `Bearer ${key}` } }),
+    check: (text) => {
+      if (json(text).status !== 'completed') throw new Error(`${name}: not completed: ${text.slice(0, 200)}`);
+    },
   };
 }
 
-/** Bundle size from `wrangler deploy --dry-run --outdir <tmp> --minify` ("Total Upload: …"). */
-async function bundleSize() {
-  const out = mkdtempSync(path.join(os.tmpdir(), 'phi-bench-bundle-'));
-  cleanups.push(() => rmSync(out, { recursive: true, force: true }));
-  const proc = spawnGroup(WRANGLER, ['deploy', '--dry-run', '--outdir', out, '--minify']);
-  cleanups.push(() => stopGroup(proc));
-  const r = await Promise.race([proc.exited, sleep(60_000).then(() => null)]);
-  await stopGroup(proc);
-  if (!r) throw new Error('wrangler deploy --dry-run took longer than 60s');
-  const m = /Total Upload:\s*([^\n]+)/.exec(proc.output());
-  if (r.code !== 0 || !m) throw new Error(`wrangler deploy --dry-run failed (${JSON.stringify(r)}):\n${proc.tail.join('\n')}`);
-  return m[1].trim();
+// ------------------------------------------------------------------------------------------------ history
+
+/** `n` = 1..rows; even rows are live (expire 10 min .. ttl from now), odd rows expired (1 min .. ttl ago). */
+const expiresAt = (now, ttl) =>
+  `CASE n % 2 WHEN 0 THEN ${now + 600_000} + n * ${ttl - 600_000} / ${HISTORY_ROWS} ELSE ${now - 60_000} - n * ${ttl} / ${HISTORY_ROWS} END`;
+
+/**
+ * Per table that grows with an account's history, rows shaped like the ones the gateway writes (see SCHEMA in
+ * src/ledger/durable.ts), numbered by `n` from the recursive CTE `s`; distinct ids. Each entry: [sql, ...bindings].
+ */
+const HISTORY_SEEDS = {
+  // image claims
+  claims: ({ now }) => [`INSERT INTO claims (id, amount, expires_at, void) SELECT printf('img_%012d', n), 33000, ${expiresAt(now, CLAIM_TTL_MS)}, 0 FROM s`],
+  // video holds: settled (released), but for one in a thousand still rendering (n a multiple of 1000: even, so live)
+  holds: ({ now }) => [`INSERT INTO holds (id, amount, expires_at, released) SELECT printf('vh_%012d', n), 240000, ${expiresAt(now, HOLD_TTL_MS)}, n % 1000 != 0 FROM s`],
+  // finished Idempotency-Key records of image requests, with the response they replay
+  idem: ({ now, falOrigin }) => [
+    `INSERT INTO idem (key, fp, response, expires_at) SELECT printf('images:%064x', n), printf('%064x', n * 7919), ?, ${expiresAt(now, IDEM_TTL_MS)} FROM s`,
+    JSON.stringify({ body: { created: Math.floor(now / 1000), data: [{ url: `${falOrigin}/files/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}.png` }], output_format: 'png', size: '1024x1024' } }),
+  ],
+  // video job records, their final state stored once finished (one in a thousand still running)
+  jobs: ({ now, falOrigin }) => [
+    `INSERT INTO jobs (key, id, created_at, state, expires_at) SELECT printf('video:fal:%036d', n), printf('video_%0130d', n), ${Math.floor(now / 1000)} - n, CASE WHEN n % 1000 = 0 THEN NULL ELSE ? END, ${expiresAt(now, CLAIM_TTL_MS)} FROM s`,
+    JSON.stringify({ s: 'completed', at: Math.floor(now / 1000), cost: 132000, a: { kind: 'url', url: `${falOrigin}/files/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}.mp4`, contentType: 'video/mp4' } }),
+  ],
+};
+/** Growing tables the ledger must have; any other one found is seeded when HISTORY_SEEDS knows its rows. */
+const REQUIRED_TABLES = ['claims', 'holds', 'idem'];
+
+/** Tables with an expiry column: the ones that grow with history (keys, account, usage, rate do not). */
+async function growingTables(sql) {
+  const rows = await sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%expires_at%' ORDER BY name");
+  return rows.map((r) => String(r.name));
 }
 
-/** wrangler.toml without the [[r2_buckets]] table(s), i.e. the pass-through delivery mode. */
-function passThroughConfig() {
-  const lines = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8').split('\n');
-  const kept = [];
-  let skipping = false;
-  for (const line of lines) {
-    const header = /^\s*\[/.test(line);
-    if (header) skipping = /^\s*\[\[\s*r2_buckets\s*\]\]/.test(line);
-    if (!skipping) kept.push(line);
+/** All rows and live rows per table. */
+async function countRows(sql, tables) {
+  const now = Date.now();
+  const counts = {};
+  for (const t of tables) {
+    const [r] = await sql.exec(`SELECT count(*) AS total, coalesce(sum(expires_at > ?), 0) AS live FROM ${t}`, now);
+    counts[t] = { total: Number(r.total), live: Number(r.live) };
   }
-  const text = kept.join('\n');
-  if (/r2_buckets|binding\s*=\s*"MEDIA"/.test(text)) throw new Error('could not strip [[r2_buckets]] from wrangler.toml');
-  return `# Generated by scripts/bench.mjs (pass-through mode); deleted when the bench ends.\n${text}`;
+  return counts;
 }
 
-// ---------------------------------------------------------------------------------------------- main
+/**
+ * Fills the account's ledger object with HISTORY_ROWS rows per growing table, by SQL run inside the Durable Object.
+ * Returns the SQL handle, the seeded tables and the growing tables it could not seed (shape unknown to the bench).
+ */
+async function seedHistory(gw, account, falOrigin) {
+  if (typeof gw.mf.unsafeGetDurableObjectStorage !== 'function') {
+    throw new Error('this Miniflare has no unsafeGetDurableObjectStorage(): the history rows cannot be seeded inside the Durable Object');
+  }
+  const sql = await ledgerSql(gw, `account:${account}`);
+  const found = await growingTables(sql);
+  const missing = REQUIRED_TABLES.filter((t) => !found.includes(t));
+  if (missing.length) throw new Error(`the ledger schema has no ${missing.join(', ')} table: update the bench's HISTORY_SEEDS`);
+  const tables = found.filter((t) => HISTORY_SEEDS[t]);
+  const t0 = performance.now();
+  const cte = `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${HISTORY_ROWS})`;
+  for (const t of tables) {
+    const [statement, ...bindings] = HISTORY_SEEDS[t]({ now: Date.now(), falOrigin });
+    await sql.exec(`${cte} ${statement}`, ...bindings).catch((err) => {
+      throw new Error(`seeding ${t} (its columns changed? update HISTORY_SEEDS): ${err.message}`);
+    });
+  }
+  const counts = await countRows(sql, tables);
+  for (const t of tables) {
+    if (counts[t].total < HISTORY_ROWS || counts[t].live < HISTORY_ROWS / 2 - 1) throw new Error(`seeding ${t}: ${JSON.stringify(counts[t])}, want ≥ ${HISTORY_ROWS} rows, half live`);
+  }
+  log(`seeded ${HISTORY_ROWS} rows into each of ${tables.join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { sql, tables, unseeded: found.filter((t) => !HISTORY_SEEDS[t]) };
+}
+
+/** Fresh vs. seeded account: sequential paid images, interleaved. */
+async function historySeries(script, vars, falOrigin) {
+  const gw = await start({ script, vars, r2: false, inspect: true });
+  const fresh = await paidKey(gw, 'bench-fresh');
+  const seeded = await paidKey(gw, 'bench-history');
+  const { sql, tables, unseeded } = await seedHistory(gw, 'bench-history', falOrigin);
+  const before = await countRows(sql, tables);
+  const rows = await interleaved(
+    [
+      imageTarget('fresh account', gw, fresh, `${falOrigin}/files/`),
+      imageTarget(`${HISTORY_ROWS.toLocaleString('en-US')} rows in each of ${tables.join(', ')}`, gw, seeded, `${falOrigin}/files/`),
+    ],
+    1,
+    N,
+  );
+  const after = await countRows(sql, tables);
+  await gw.stop();
+  // Seeded live rows outlive the run and requests only add live rows: expired rows that disappeared were swept.
+  const expired = (c) => c.total - c.live;
+  return { rows, swept: tables.reduce((sum, t) => sum + expired(before[t]) - expired(after[t]), 0), unseeded };
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+const f2 = (v) => (v === null ? 'n/a' : v.toFixed(2));
+const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+const percent = (a, b) => `${b - a >= 0 ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %`;
+
+function printTable(head, rows) {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells) => cells.map((v, c) => (c === 0 ? String(v).padEnd(widths[c]) : String(v).padStart(widths[c]))).join('  ');
+  console.log(line(head));
+  console.log('-'.repeat(widths.reduce((a, b) => a + b + 2, -2)));
+  for (const r of rows) console.log(line(r));
+}
+
+function report({ bundleSize, results, history, seconds, loadBefore }) {
+  const cpu = os.cpus();
+  console.log(`\nphi-gateway bench, ${new Date().toISOString().slice(0, 10)}: ${cpu[0]?.model ?? 'unknown CPU'} × ${cpu.length} cores, Node ${process.version}`);
+  console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; client, stand-in and workerd share these cores`);
+  console.log(`bundle (wrangler deploy --dry-run --minify): ${bundleSize}`);
+  console.log(`built bundle on workerd via Miniflare, 127.0.0.1; upstream = fal stand-in; ${N} sequential / ${N_CONCURRENT} at ${CONNECTIONS} connections per series after ${WARMUP} warm-up requests\n`);
+  const all = [results.direct, results.floor, results.image, results.imageR2, results.poll].flat();
+  printTable(['series', 'conns', 'n', 'p50 ms', 'p99 ms', 'req/s', 'CPU ms/req'], all.map((r) => [r.name, r.connections, r.n, f2(r.p50), f2(r.p99), r.rps.toFixed(0), f2(r.cpu)]));
+
+  console.log('(local R2 is simulated inside the same workerd process: its CPU is counted in the R2 rows)');
+  const diff = (a, b) => [0, 1].map((i) => [i === 0 ? 'sequential' : `${CONNECTIONS} connections`, signed(b[i].p50 - a[i].p50), signed(b[i].cpu - a[i].cpu)]);
+  console.log('');
+  printTable(
+    ['derived (p50 and CPU/req differences)', '', 'p50 ms', 'CPU ms/req'],
+    [
+      ...diff(results.floor, results.image).map((r) => ['gateway own cost, paid image, no R2 (− floor)', ...r]),
+      ...diff(results.floor, results.imageR2).map((r) => ['gateway own cost, paid image, R2 (− floor)', ...r]),
+      ...diff(results.image, results.imageR2).map((r) => ["R2 re-hosting's extra cost (R2 − no R2)", ...r]),
+    ],
+  );
+
+  const [fresh, seeded] = history.rows;
+  console.log(`\nhistory: ${N} sequential paid images (no R2) per account, taking turns; seeded rows are half live, half expired,`);
+  console.log(`and ${Math.floor(HISTORY_ROWS / 1000).toLocaleString('en-US')} of the live holds are unreleased (videos still rendering: every admit sums them)\n`);
+  printTable(['account', 'n', 'p50 ms', 'p99 ms', 'CPU ms/req'], [
+    ...history.rows.map((r) => [r.name, r.n, f2(r.p50), f2(r.p99), f2(r.cpu)]),
+    ['difference (seeded vs. fresh)', '', percent(fresh.p50, seeded.p50), percent(fresh.p99, seeded.p99), percent(fresh.cpu, seeded.cpu)],
+  ]);
+  console.log(`(the seeded account's bounded sweeps removed ${history.swept.toLocaleString('en-US')} expired rows during the run)`);
+  if (history.unseeded.length) console.log(`NOT seeded (growing tables whose rows the bench does not know): ${history.unseeded.join(', ')}`);
+  console.log(`\ntotal bench time: ${seconds.toFixed(1)} s`);
+}
+
+// ------------------------------------------------------------------------------------------------ main
 
 async function main() {
-  const started = performance.now();
-  log(`N=${N} sequential requests per series after ${WARMUP} warm-up requests; wrangler: ${WRANGLER}`);
-  if (existsSync(path.join(ROOT, '.dev.vars'))) log('note: .dev.vars exists; --var flags override it for the settings the bench sets');
+  const t0 = performance.now();
+  const loadBefore = os.loadavg()[0];
+  log('building the bundle');
+  const bundle = buildBundle(); // before anything runs, so the build competes with no measurement
+  undo.push(() => bundle.dispose());
+  process.once('exit', () => bundle.dispose()); // also when Miniflare's own signal hook exits the process
 
-  const fal = await startFal({ key: FAL_KEY, port: 0 });
-  cleanups.push(() => fal.close());
-  const comfy = await startComfy({ token: WORKER_TOKEN, port: 0 });
-  cleanups.push(() => comfy.close());
-  log(`fal stand-in on ${fal.origin}, ComfyUI stand-in on ${comfy.url}`);
-  const vars = { ...VARS, FAL_KEY, FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, FAL_MEDIA_HOSTS: fal.origin, WORKER_URL: comfy.url, WORKER_TOKEN };
+  const fal = await startFal({ key: FAL_KEY, record: false });
+  undo.push(() => fal.close());
+  const vars = { ...BASE_VARS, FAL_KEY, FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, FAL_MEDIA_HOSTS: fal.origin };
+  const runPath = new URL(fal.runUrl).pathname;
 
-  const results = {};
-  const falDirect = async () => {
-    const { body } = await call(`${fal.runUrl}/fal-ai/flux/krea`, {
-      method: 'POST',
-      headers: { authorization: `Key ${FAL_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: 'bench direct: a calm clinic waiting room, soft light', image_size: 'square_hd', num_images: 1, output_format: 'png' }),
-    });
-    if (!JSON.parse(body)?.images?.[0]?.url) throw new Error('fal stand-in returned no image');
+  // Every worker runs from the start, so that the series can take turns.
+  const floor = await start({ scriptText: FLOOR, vars: { UPSTREAM: fal.origin }, ledger: false, r2: false });
+  const gw = await start({ script: bundle.script, vars, r2: false });
+  const gwR2 = await start({ script: bundle.script, vars, r2: true });
+  const key = await paidKey(gw);
+  const targets = {
+    direct: upstreamTarget('upstream direct (no worker)', fal.origin, runPath),
+    floor: upstreamTarget('floor: bare pass-through worker', floor.url, runPath, floor.pid),
+    image: imageTarget('gateway, paid image, no R2', gw, key, `${fal.origin}/files/`),
+    imageR2: imageTarget('gateway, paid image, R2 re-host', gwR2, await paidKey(gwR2), `${gwR2.url}/v1/media/`),
+    poll: pollTarget('gateway, poll of a finished video', gw, key, await finishedVideo(gw, key)),
   };
-  const healthz = (base) => async () => { await call(`${base}/healthz`); };
+  const sequential = await interleaved(Object.values(targets), 1, N);
+  const concurrent = await interleaved(Object.values(targets), CONNECTIONS, N_CONCURRENT);
+  const results = Object.fromEntries(Object.keys(targets).map((k, i) => [k, [sequential[i], concurrent[i]]]));
+  await Promise.all([floor.stop(), gw.stop(), gwR2.stop()]);
 
-  // 1. Default config: MEDIA bound → outputs re-hosted in (local) R2.
-  const r2 = await startGateway('R2 re-hosting', vars);
-  results['fal direct (stand-in)'] = await series('fal direct', falDirect);
-  results['healthz (R2 config)'] = await series('healthz (R2 config)', healthz(r2.base));
-  results['gateway + R2 re-host'] = await series('gateway + R2', gatewayImage(r2.base, await issueKey(r2.base), fal.origin, 'r2'));
-  await r2.stop();
-
-  // 2. Same worker without the [[r2_buckets]] block → fal URLs pass through.
-  writeFileSync(PASS_CONFIG, passThroughConfig());
-  cleanups.push(() => rmSync(PASS_CONFIG, { force: true }));
-  const pass = await startGateway('pass-through', vars, PASS_CONFIG);
-  results['healthz (pass-through config)'] = await series('healthz (pass-through config)', healthz(pass.base));
-  results['gateway pass-through'] = await series('gateway pass-through', gatewayImage(pass.base, await issueKey(pass.base), fal.origin, 'pass'));
-  await pass.stop();
-  rmSync(PASS_CONFIG, { force: true });
-
-  // 3. Bundle size (after the measurements, so the build does not compete for CPU).
-  const bundle = await bundleSize();
-
-  // 4. Report.
-  const rows = Object.entries(results).map(([name, ms]) => [name, stats(ms)]);
-  const f = (x) => x.toFixed(2).padStart(8);
-  const width = Math.max(...rows.map(([n]) => n.length), 6);
-  console.log(`\nLatency, ${N} sequential requests per series (ms; local wrangler dev / workerd, 127.0.0.1):\n`);
-  console.log(`${'series'.padEnd(width)}  ${'p50'.padStart(8)}  ${'p95'.padStart(8)}  ${'mean'.padStart(8)}  ${'min'.padStart(8)}  ${'max'.padStart(8)}`);
-  console.log('-'.repeat(width + 50));
-  for (const [name, s] of rows) console.log(`${name.padEnd(width)}  ${f(s.p50)}  ${f(s.p95)}  ${f(s.mean)}  ${f(s.min)}  ${f(s.max)}`);
-  const p50 = (name) => stats(results[name]).p50;
-  const falP50 = p50('fal direct (stand-in)');
-  console.log('\nGateway added latency (gateway p50 − fal direct p50):');
-  console.log(`  R2 re-hosting : ${(p50('gateway + R2 re-host') - falP50).toFixed(2)} ms`);
-  console.log(`  pass-through  : ${(p50('gateway pass-through') - falP50).toFixed(2)} ms`);
-  console.log(`  (runtime floor, healthz p50: ${p50('healthz (R2 config)').toFixed(2)} / ${p50('healthz (pass-through config)').toFixed(2)} ms)`);
-  console.log(`\nBundle (wrangler deploy --dry-run --minify): Total Upload: ${bundle}`);
-  console.log(`\nTotal bench time: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const history = await historySeries(bundle.script, vars, fal.origin);
+  report({ bundleSize: bundle.size, results, history, loadBefore, seconds: (performance.now() - t0) / 1000 });
 }
 
 try {
   await main();
-  await cleanup();
+  await teardown();
   clearTimeout(deadline);
-  process.exit(0);
-} catch (e) {
-  await fail(e);
+} catch (err) {
+  await fail(err);
 }

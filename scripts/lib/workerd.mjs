@@ -34,6 +34,7 @@ export function buildBundle() {
   const out = mkdtempSync(path.join(os.tmpdir(), 'phi-bundle-'));
   const log = execFileSync(WRANGLER, ['deploy', '--dry-run', '--outdir', out, '--minify'], {
     cwd: ROOT,
+    timeout: 120_000,
     env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   }).toString();
@@ -41,13 +42,19 @@ export function buildBundle() {
   return { script: path.join(out, 'index.js'), size, dispose: () => rmSync(out, { recursive: true, force: true }) };
 }
 
+const READY_TIMEOUT_MS = 60_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** The workerd processes this process started (Miniflare spawns them as direct children; others may be running). */
 const workerdPids = () =>
   new Set(
     readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
       .filter((d) => {
         try {
-          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'workerd';
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          return ppid === process.pid && readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'workerd';
         } catch {
           return false;
         }
@@ -58,8 +65,9 @@ const workerdPids = () =>
 /**
  * Starts a worker script on its own workerd process: the gateway bundle (LEDGER Durable Object, MEDIA R2 unless
  * `r2: false`), or with `ledger: false` any module worker (a bare pass-through floor, an R2 reference).
+ * `inspect: true` lets `ledgerSql` run SQL inside the ledger's objects (Miniflare wraps the class to allow it).
  */
-export async function startWorker({ script, scriptText, vars = {}, ledger = true, r2 = true, quiet = true }) {
+export async function startWorker({ script, scriptText, vars = {}, ledger = true, r2 = true, quiet = true, inspect = false }) {
   const before = workerdPids();
   // Miniflare 5 takes a list of workers; the converter accepts the classic single-worker options.
   const mf = new Miniflare(
@@ -72,12 +80,29 @@ export async function startWorker({ script, scriptText, vars = {}, ledger = true
       ...(quiet ? { log: new NoOpLog(), handleStructuredLogs: () => {} } : {}),
       ...(ledger ? { durableObjects: { LEDGER: { className: 'LedgerStore', useSQLite: true } } } : {}),
       ...(r2 ? { r2Buckets: ['MEDIA'] } : {}),
+      ...(inspect ? { unsafeInspectDurableObjects: true } : {}),
     }),
   );
-  const url = (await mf.ready).toString().replace(/\/$/, '');
-  const pid = [...workerdPids()].find((p) => !before.has(p));
-  if (!pid) throw new Error('could not find the workerd process Miniflare started');
-  return { mf, url, pid, stop: () => mf.dispose() };
+  try {
+    const ready = await Promise.race([mf.ready, sleep(READY_TIMEOUT_MS).then(() => null)]);
+    if (!ready) throw new Error(`workerd not ready after ${READY_TIMEOUT_MS / 1000} s`);
+    const pid = [...workerdPids()].find((p) => !before.has(p));
+    if (!pid) throw new Error('could not find the workerd process Miniflare started');
+    return { mf, url: ready.toString().replace(/\/$/, ''), pid, stop: () => mf.dispose() };
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * SQL inside one LedgerStore object of a worker started with `inspect: true`, addressed by the name the gateway
+ * derives its id from (`keys`, `account:<account>`). Returns `exec(sql, ...bindings)` → rows; the object is
+ * started (constructor, migrations, schema) if it is not running yet.
+ */
+export function ledgerSql(worker, objectName) {
+  // '' is the name Miniflare gives the single worker of classic (v4-style) options.
+  return worker.mf.unsafeGetDurableObjectStorage('', 'LedgerStore', { name: objectName });
 }
 
 /** Resident set size of a process, bytes. */
