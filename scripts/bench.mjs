@@ -9,6 +9,7 @@
 // in rounds, so that the machine's drift over a run (often tens of percent on a shared VM) hits them alike:
 //   upstream direct     POST to the fal stand-in's sync runner, no worker at all: client + stand-in baseline
 //   floor               a bare module worker on its own workerd forwarding that POST: the runtime's own cost
+//   re-host floor       the same, then the image's bytes streamed into local R2: what a re-host costs at least
 //   paid image, no R2   POST /v1/images/generations with a paid key; the fal URL is passed through
 //   paid image, R2      the same with MEDIA bound: the output is re-hosted into (local) R2
 //   video poll          GET /v1/videos/{id} of a finished, already settled paid video (no R2)
@@ -27,7 +28,7 @@
 import os from 'node:os';
 import { Pool } from 'undici';
 import { startFal } from '../test/standins/fal.mjs';
-import { ADMIN_TOKEN, BASE_VARS, buildBundle, cpuMs, freshFetch, ledgerSql, startWorker } from './lib/workerd.mjs';
+import { ADMIN_TOKEN, BASE_VARS, buildBundle, cpuMs, freshFetch, instructions, ledgerSql, startWorker } from './lib/workerd.mjs';
 
 const intEnv = (name, def, min, max) => {
   const raw = process.env[name];
@@ -124,9 +125,10 @@ const newPool = (origin, connections) =>
 /** Nearest-rank percentile. */
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 
-function summary(ms, wallMs, cpu) {
+function summary(ms, wallMs, cpu, ins) {
   const s = [...ms].sort((a, b) => a - b);
-  return { n: s.length, p50: pct(s, 0.5), p99: pct(s, 0.99), rps: (s.length / wallMs) * 1000, cpu: cpu === null ? null : cpu / s.length };
+  const per = (v) => (v === null ? null : v / s.length);
+  return { n: s.length, p50: pct(s, 0.5), p99: pct(s, 0.99), rps: (s.length / wallMs) * 1000, cpu: per(cpu), ins: per(ins) };
 }
 
 /**
@@ -136,7 +138,7 @@ function summary(ms, wallMs, cpu) {
  */
 async function interleaved(targets, connections, count) {
   const pools = targets.map((t) => newPool(t.origin, connections));
-  const acc = targets.map(() => ({ ms: [], wallMs: 0, cpu: 0 }));
+  const acc = targets.map(() => ({ ms: [], wallMs: 0, cpu: 0, ins: 0 }));
   const block = Math.ceil(count / ROUNDS);
   try {
     for (const [i, t] of targets.entries()) await drive(pools[i], t, connections, WARMUP, -WARMUP);
@@ -145,8 +147,11 @@ async function interleaved(targets, connections, count) {
         // One unmeasured request per connection first: the switch from another process is not what is measured.
         await drive(pools[i], t, connections, connections, -connections);
         const cpu0 = t.pid ? cpuMs(t.pid) : 0;
-        const { ms, wallMs } = await drive(pools[i], t, connections, Math.min(block, count - done), done);
+        const run = () => drive(pools[i], t, connections, Math.min(block, count - done), done);
+        const { result, count: ins } = t.pid ? await instructions(t.pid, run) : { result: await run(), count: null };
+        const { ms, wallMs } = result;
         acc[i].cpu += t.pid ? cpuMs(t.pid) - cpu0 : 0;
+        acc[i].ins = acc[i].ins === null || ins === null ? null : acc[i].ins + ins;
         acc[i].ms.push(...ms);
         acc[i].wallMs += wallMs;
       }
@@ -154,7 +159,7 @@ async function interleaved(targets, connections, count) {
   } finally {
     await Promise.all(pools.map((p) => p.destroy()));
   }
-  const rows = targets.map((t, i) => ({ name: t.name, connections, ...summary(acc[i].ms, acc[i].wallMs, t.pid ? acc[i].cpu : null) }));
+  const rows = targets.map((t, i) => ({ name: t.name, connections, ...summary(acc[i].ms, acc[i].wallMs, t.pid ? acc[i].cpu : null, t.pid ? acc[i].ins : null) }));
   for (const r of rows) log(`${r.name} ×${connections}: p50 ${r.p50.toFixed(2)} ms, ${r.rps.toFixed(0)} req/s`);
   return rows;
 }
@@ -185,6 +190,23 @@ const FLOOR = `export default {
   fetch(req, env) {
     const url = new URL(req.url);
     return fetch(env.UPSTREAM + url.pathname, { method: req.method, headers: req.headers, body: req.body });
+  },
+};`;
+
+/**
+ * Local R2's own cost: the same call to the stand-in, then the image's bytes streamed into R2 (fetch → put with
+ * its length) — the least a re-host can do. What the gateway adds over it is its own share of re-hosting.
+ */
+const REHOST_FLOOR = `export default {
+  async fetch(req, env) {
+    const url = new URL(req.url);
+    const res = await fetch(env.UPSTREAM + url.pathname, { method: req.method, headers: req.headers, body: req.body });
+    const out = await res.json();
+    const file = await fetch(out.images[0].url);
+    const fixed = new FixedLengthStream(Number(file.headers.get('content-length')));
+    file.body.pipeTo(fixed.writable);
+    await env.MEDIA.put(crypto.randomUUID(), fixed.readable);
+    return Response.json(out);
   },
 };`;
 
@@ -345,7 +367,9 @@ async function historySeries(script, vars, falOrigin) {
 // ------------------------------------------------------------------------------------------------ report
 
 const f2 = (v) => (v === null ? 'n/a' : v.toFixed(2));
+const mi = (v) => (v === null || v === undefined ? 'n/a' : (v / 1e6).toFixed(3));
 const signed = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+const signedMi = (a, b) => (a === null || b === null ? 'n/a' : `${b - a >= 0 ? '+' : ''}${((b - a) / 1e6).toFixed(3)}`);
 const percent = (a, b) => `${b - a >= 0 ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %`;
 
 function printTable(head, rows) {
@@ -362,27 +386,39 @@ function report({ bundleSize, results, history, seconds, loadBefore }) {
   console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; client, stand-in and workerd share these cores`);
   console.log(`bundle (wrangler deploy --dry-run --minify): ${bundleSize}`);
   console.log(`built bundle on workerd via Miniflare, 127.0.0.1; upstream = fal stand-in; ${N} sequential / ${N_CONCURRENT} at ${CONNECTIONS} connections per series after ${WARMUP} warm-up requests\n`);
-  const all = [results.direct, results.floor, results.image, results.imageR2, results.poll].flat();
-  printTable(['series', 'conns', 'n', 'p50 ms', 'p99 ms', 'req/s', 'CPU ms/req'], all.map((r) => [r.name, r.connections, r.n, f2(r.p50), f2(r.p99), r.rps.toFixed(0), f2(r.cpu)]));
+  const all = [results.direct, results.floor, results.rehostFloor, results.image, results.imageR2, results.poll].flat();
+  printTable(
+    ['series', 'conns', 'n', 'p50 ms', 'p99 ms', 'req/s', 'CPU ms/req', 'M instr/req'],
+    all.map((r) => [r.name, r.connections, r.n, f2(r.p50), f2(r.p99), r.rps.toFixed(0), f2(r.cpu), mi(r.ins)]),
+  );
 
-  console.log('(local R2 is simulated inside the same workerd process: its CPU is counted in the R2 rows)');
-  const diff = (a, b) => [0, 1].map((i) => [i === 0 ? 'sequential' : `${CONNECTIONS} connections`, signed(b[i].p50 - a[i].p50), signed(b[i].cpu - a[i].cpu)]);
+  console.log('(local R2 is simulated inside the same workerd process: its CPU is counted in the R2 rows;');
+  console.log(' instructions are counted by perf on the workerd process: unlike CPU time, they hardly vary between runs)');
+  const diff = (a, b) => [0, 1].map((i) => [i === 0 ? 'sequential' : `${CONNECTIONS} connections`, signed(b[i].p50 - a[i].p50), signed(b[i].cpu - a[i].cpu), signedMi(a[i].ins, b[i].ins)]);
   console.log('');
   printTable(
-    ['derived (p50 and CPU/req differences)', '', 'p50 ms', 'CPU ms/req'],
+    ['derived (p50 and CPU/req differences)', '', 'p50 ms', 'CPU ms/req', 'M instr/req'],
     [
       ...diff(results.floor, results.image).map((r) => ['gateway own cost, paid image, no R2 (− floor)', ...r]),
-      ...diff(results.floor, results.imageR2).map((r) => ['gateway own cost, paid image, R2 (− floor)', ...r]),
+      ...diff(results.rehostFloor, results.imageR2).map((r) => ['gateway own cost, paid image, R2 (− re-host floor)', ...r]),
       ...diff(results.image, results.imageR2).map((r) => ["R2 re-hosting's extra cost (R2 − no R2)", ...r]),
+      ...diff(results.floor, results.rehostFloor).map((r) => ["  of which local R2's own (re-host floor − floor)", ...r]),
     ],
   );
 
   const [fresh, seeded] = history.rows;
   console.log(`\nhistory: ${N} sequential paid images (no R2) per account, taking turns; seeded rows are half live, half expired,`);
   console.log(`and ${Math.floor(HISTORY_ROWS / 1000).toLocaleString('en-US')} of the live holds are unreleased (videos still rendering: every admit sums them)\n`);
-  printTable(['account', 'n', 'p50 ms', 'p99 ms', 'CPU ms/req'], [
-    ...history.rows.map((r) => [r.name, r.n, f2(r.p50), f2(r.p99), f2(r.cpu)]),
-    ['difference (seeded vs. fresh)', '', percent(fresh.p50, seeded.p50), percent(fresh.p99, seeded.p99), percent(fresh.cpu, seeded.cpu)],
+  printTable(['account', 'n', 'p50 ms', 'p99 ms', 'CPU ms/req', 'M instr/req'], [
+    ...history.rows.map((r) => [r.name, r.n, f2(r.p50), f2(r.p99), f2(r.cpu), mi(r.ins)]),
+    [
+      'difference (seeded vs. fresh)',
+      '',
+      percent(fresh.p50, seeded.p50),
+      percent(fresh.p99, seeded.p99),
+      percent(fresh.cpu, seeded.cpu),
+      fresh.ins === null || seeded.ins === null ? 'n/a' : percent(fresh.ins, seeded.ins),
+    ],
   ]);
   console.log(`(the seeded account's bounded sweeps removed ${history.swept.toLocaleString('en-US')} expired rows during the run)`);
   if (history.unseeded.length) console.log(`NOT seeded (growing tables whose rows the bench does not know): ${history.unseeded.join(', ')}`);
@@ -406,12 +442,14 @@ async function main() {
 
   // Every worker runs from the start, so that the series can take turns.
   const floor = await start({ scriptText: FLOOR, vars: { UPSTREAM: fal.origin }, ledger: false, r2: false });
+  const rehostFloor = await start({ scriptText: REHOST_FLOOR, vars: { UPSTREAM: fal.origin }, ledger: false, r2: true });
   const gw = await start({ script: bundle.script, vars, r2: false });
   const gwR2 = await start({ script: bundle.script, vars, r2: true });
   const key = await paidKey(gw);
   const targets = {
     direct: upstreamTarget('upstream direct (no worker)', fal.origin, runPath),
     floor: upstreamTarget('floor: bare pass-through worker', floor.url, runPath, floor.pid),
+    rehostFloor: upstreamTarget('floor: bare re-host into R2', rehostFloor.url, runPath, rehostFloor.pid),
     image: imageTarget('gateway, paid image, no R2', gw, key, `${fal.origin}/files/`),
     imageR2: imageTarget('gateway, paid image, R2 re-host', gwR2, await paidKey(gwR2), `${gwR2.url}/v1/media/`),
     poll: pollTarget('gateway, poll of a finished video', gw, key, await finishedVideo(gw, key)),
@@ -419,7 +457,7 @@ async function main() {
   const sequential = await interleaved(Object.values(targets), 1, N);
   const concurrent = await interleaved(Object.values(targets), CONNECTIONS, N_CONCURRENT);
   const results = Object.fromEntries(Object.keys(targets).map((k, i) => [k, [sequential[i], concurrent[i]]]));
-  await Promise.all([floor.stop(), gw.stop(), gwR2.stop()]);
+  await Promise.all([floor.stop(), rehostFloor.stop(), gw.stop(), gwR2.stop()]);
 
   const history = await historySeries(bundle.script, vars, fal.origin);
   report({ bundleSize: bundle.size, results, history, loadBefore, seconds: (performance.now() - t0) / 1000 });

@@ -11,6 +11,7 @@ import { sniff } from '../src/media/sniff';
 import { customerUrl, allowedOutput, parseHostList } from '../src/http/urls';
 import { parseImageSize } from '../src/routes/images';
 import { ApiError } from '../src/http/errors';
+import { b64url, fromB64url } from '../src/http/crypto';
 import { ADMIN_TOKEN, gateway, PNG_BYTES, wavBytes } from './helpers';
 
 const { seed: SEED, runs: RUNS } = inject('fuzz');
@@ -271,6 +272,17 @@ describe('parsers never throw anything but a mapped error', () => {
         } catch (e) {
           expect(e).toMatchObject({ status: 400, param: 'size' });
         }
+      }),
+      opts(500),
+    );
+  });
+
+  it('base64url: the spelling the runtime would give, and it round-trips', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+        const reference = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        expect(b64url(bytes)).toBe(reference);
+        expect(fromB64url(reference)).toEqual(bytes);
       }),
       opts(500),
     );

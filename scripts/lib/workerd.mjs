@@ -1,7 +1,7 @@
 // The built gateway on workerd through Miniflare's API (no `wrangler dev` proxy in the way), for the benchmark and
 // the memory run. Builds the bundle exactly as it deploys (`wrangler deploy --dry-run --minify`), starts it with
 // the Durable Object ledger and (optionally) a local R2 bucket, and reads the workerd process's RSS and CPU time.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,3 +145,29 @@ export const MiB = 1024 * 1024;
 const agent = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
 export const freshFetch = (url, init = {}) => fetch(url, { ...init, dispatcher: agent });
 export const fmtMiB = (b) => `${(b / MiB).toFixed(1)} MiB`;
+
+/**
+ * Counts the CPU instructions a process executes while `work` runs (Linux perf, hardware counters): unlike CPU
+ * time, nearly the same from run to run. Null where perf is missing or the machine has no counters.
+ */
+export async function instructions(pid, work) {
+  let perf;
+  try {
+    perf = spawn('perf', ['stat', '-x', ',', '-e', 'instructions', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch {
+    return { result: await work(), count: null };
+  }
+  let err = '';
+  perf.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => {
+    perf.once('exit', resolve);
+    perf.once('error', resolve);
+  });
+  await new Promise((r) => setTimeout(r, 150)); // attached
+  const result = await work();
+  perf.kill('SIGINT');
+  await exited;
+  const line = err.split('\n').find((l) => /,instructions/.test(l));
+  const count = line ? Number(line.split(',')[0]) : NaN;
+  return { result, count: Number.isFinite(count) ? count : null };
+}

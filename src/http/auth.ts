@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
 import { ApiError } from './errors';
-import { secretEquals, sha256Hex } from './crypto';
+import { secretEquals, sha256, timingSafeEqual, toHex } from './crypto';
 
 /** The free shared test key: account `test`, worker only, $0, a tight rate limit. */
 export const TEST_KEY: KeyRecord = { keyId: 'test', account: 'test', tier: 'test', rpm: 10 };
@@ -19,12 +19,28 @@ export function bearer(header: string | undefined): string | null {
 
 const invalidKey = (message: string) => new ApiError(401, 'invalid_api_key', message);
 
-/** Resolves `Authorization: Bearer <key>` to a key record. Keys are looked up only by their SHA-256 hash. */
+const testKeyDigests = new WeakMap<Config, Promise<Uint8Array | null>>();
+
+/** SHA-256 of the configured test key, once per config. */
+function testKeyDigest(cfg: Config): Promise<Uint8Array | null> {
+  let d = testKeyDigests.get(cfg);
+  if (!d) {
+    d = cfg.TEST_API_KEY ? sha256(cfg.TEST_API_KEY) : Promise.resolve(null);
+    testKeyDigests.set(cfg, d);
+  }
+  return d;
+}
+
+/**
+ * Resolves `Authorization: Bearer <key>` to a key record. The key is hashed once: the digest is compared with the
+ * test key's in constant time, and otherwise looked up (keys are stored only as their SHA-256 hashes).
+ */
 export async function authenticate(header: string | undefined, cfg: Config, ledger: Ledger, now = Date.now()): Promise<KeyRecord> {
   const key = bearer(header);
   if (!key) throw invalidKey('Missing API key: send Authorization: Bearer <key>');
-  if (cfg.TEST_API_KEY && (await secretEquals(key, cfg.TEST_API_KEY))) return TEST_KEY;
-  const hash = await sha256Hex(key);
+  const [digest, testDigest] = await Promise.all([sha256(key), testKeyDigest(cfg)]);
+  if (testDigest && timingSafeEqual(digest, testDigest)) return TEST_KEY;
+  const hash = toHex(digest);
   const hit = cache.get(hash);
   let rec: KeyRecord | null;
   if (hit && hit.until > now) {

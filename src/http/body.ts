@@ -73,9 +73,19 @@ export function readBefore<T>(reader: ReadableStreamDefaultReader<T>, deadline?:
 
 /** Reads a JSON body under a cap; anything unreadable is a BodyError('broken'). */
 export async function readJsonCapped(res: Response, limits: ReadLimits): Promise<unknown> {
-  const bytes = await readCapped(res, limits);
+  const declared = declaredLength(res);
+  let text: string;
+  if (declared !== null && declared <= limits.max) {
+    // A declared length within the cap: the runtime reads exactly that much (no JS chunk loop); a stall ends with
+    // the fetch's own deadline (its AbortSignal), as a timeout.
+    text = await res.text().catch((err: unknown) => {
+      throw new BodyError(err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError') ? 'timeout' : 'broken');
+    });
+  } else {
+    text = new TextDecoder().decode(await readCapped(res, limits));
+  }
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(text);
   } catch {
     throw new BodyError('broken');
   }

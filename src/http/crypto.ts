@@ -2,8 +2,22 @@
 
 const enc = new TextEncoder();
 
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** base64url without padding (the one spelling the gateway writes and accepts). */
 export function b64url(bytes: Uint8Array): string {
-  return base64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += B64URL[n >> 18]! + B64URL[(n >> 12) & 63]! + B64URL[(n >> 6) & 63]! + B64URL[n & 63]!;
+  }
+  if (i < bytes.length) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8);
+    out += B64URL[n >> 18]! + B64URL[(n >> 12) & 63]!;
+    if (i + 1 < bytes.length) out += B64URL[(n >> 6) & 63]!;
+  }
+  return out;
 }
 
 export function base64(bytes: Uint8Array): string {
@@ -29,9 +43,20 @@ export function fromBase64(s: string): Uint8Array | null {
   }
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += HEX[b];
+  return out;
+}
+
+export async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(text)));
+}
+
 export async function sha256Hex(text: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(text)));
-  return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(await sha256(text));
 }
 
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -71,7 +96,7 @@ export async function secretEquals(given: string, expected: string): Promise<boo
 }
 
 export function randomHex(bytes = 16): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 export function randomId(bytes = 16): string {

@@ -48,8 +48,6 @@ CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,
 CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
 CREATE TABLE IF NOT EXISTS usage (seq INTEGER PRIMARY KEY AUTOINCREMENT, claim TEXT NOT NULL,
   amount INTEGER NOT NULL, memo TEXT NOT NULL, at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS rate (key_id TEXT PRIMARY KEY, tat REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS rate_expiry ON rate (tat);
 CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, fp TEXT NOT NULL, response TEXT, expires_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS idem_expiry ON idem (expires_at);
 CREATE TABLE IF NOT EXISTS jobs (key TEXT PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT,
@@ -67,6 +65,14 @@ type Row = Record<string, SqlStorageValue>;
 export class LedgerStore extends DurableObject<object> {
   private readonly sql: SqlStorage;
   private nextSweep = 0;
+  /**
+   * Hot state, kept in memory and written through to SQLite (one object runs one request at a time, so memory and
+   * storage never disagree): the balance and the live holds, loaded on first use. Rate-limit state lives only here:
+   * it is per key and short-lived, and an object that restarts simply starts its keys' bursts afresh.
+   */
+  private hot?: { balance: number | null; holds: Map<string, { amount: number; expiresAt: number }> };
+  private readonly rates = new Map<string, number>();
+  private usageWrites = 0;
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env);
@@ -102,9 +108,27 @@ export class LedgerStore extends DurableObject<object> {
   }
 
   // ---- account objects ----
+  private state() {
+    if (!this.hot) {
+      const a = this.one('SELECT balance FROM account WHERE id = 1');
+      const holds = new Map<string, { amount: number; expiresAt: number }>();
+      for (const h of this.sql.exec('SELECT id, amount, expires_at FROM holds WHERE released = 0').toArray()) {
+        holds.set(String(h.id), { amount: Number(h.amount), expiresAt: Number(h.expires_at) });
+      }
+      this.hot = { balance: a ? Number(a.balance) : null, holds };
+    }
+    return this.hot;
+  }
+
   private balance(): number | null {
-    const r = this.one('SELECT balance FROM account WHERE id = 1');
-    return r ? Number(r.balance) : null;
+    return this.state().balance;
+  }
+
+  /** Moves the balance (storage and memory together); `spent`/`charges` follow what was charged or refunded. */
+  private debit(amount: number, charges: number): void {
+    this.sql.exec('UPDATE account SET balance = balance - ?, spent = spent + ?, charges = charges + ? WHERE id = 1', amount, amount, charges);
+    const st = this.state();
+    if (st.balance !== null) st.balance -= amount;
   }
 
   /** Drops a bounded batch of expired rows from each table (indexed by expiry), at most once a minute. */
@@ -115,17 +139,30 @@ export class LedgerStore extends DurableObject<object> {
     this.sql.exec('DELETE FROM holds WHERE id IN (SELECT id FROM holds WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM claims WHERE id IN (SELECT id FROM claims WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM idem WHERE key IN (SELECT key FROM idem WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
-    this.sql.exec('DELETE FROM rate WHERE key_id IN (SELECT key_id FROM rate WHERE tat <= ? LIMIT ?)', now, SWEEP);
+    for (const [key, tat] of this.rates) if (tat <= now) this.rates.delete(key);
   }
 
+  /** Sum of the live holds (from memory; expired ones dropped as they are met). */
   private held(now: number): number {
-    return Number(this.one('SELECT COALESCE(SUM(amount), 0) AS h FROM holds WHERE released = 0 AND expires_at > ?', now)!.h);
+    let total = 0;
+    for (const [id, h] of this.state().holds) {
+      if (h.expiresAt <= now) this.state().holds.delete(id);
+      else total += h.amount;
+    }
+    return total;
+  }
+
+  private dropHold(id: string): void {
+    this.sql.exec('UPDATE holds SET released = 1 WHERE id = ?', id);
+    this.state().holds.delete(id);
   }
 
   credit(name: string, amount: number, create: boolean): number | null {
     if (create) this.sql.exec('INSERT OR IGNORE INTO account (id, name, balance) VALUES (1, ?, 0)', name);
-    if (this.sql.exec('UPDATE account SET balance = balance + ? WHERE id = 1', amount).rowsWritten === 0) return null;
-    return this.balance()!;
+    const r = this.one('UPDATE account SET balance = balance + ? WHERE id = 1 RETURNING balance', amount);
+    if (!r) return null;
+    this.state().balance = Number(r.balance);
+    return Number(r.balance);
   }
 
   view(now: number): AccountView | null {
@@ -147,7 +184,8 @@ export class LedgerStore extends DurableObject<object> {
 
   private record(claim: string, amount: number, memo: string, now: number): void {
     this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', claim, amount, memo, now);
-    this.sql.exec('DELETE FROM usage WHERE seq <= (SELECT MAX(seq) FROM usage) - ?', USAGE_KEEP);
+    // Trimmed to the newest USAGE_KEEP now and then, not on every write.
+    if (++this.usageWrites % 32 === 0) this.sql.exec('DELETE FROM usage WHERE seq <= (SELECT MAX(seq) FROM usage) - ?', USAGE_KEEP);
   }
 
   private job(key: string, now: number): JobRecord | null {
@@ -158,11 +196,38 @@ export class LedgerStore extends DurableObject<object> {
   admit(req: AdmitRequest): AdmitResult {
     const { now } = req;
     this.sweep(now);
-    // The same charge or hold sent again (its reply was lost): nothing more to do — unless it was voided meanwhile.
-    if (req.charge) {
-      const c = this.one('SELECT void FROM claims WHERE id = ?', req.charge.id);
-      if (c) return Number(c.void) ? { ok: false, reason: 'void' } : { ok: true };
+    // The claim is written first: if it exists, this charge was sent before (its reply was lost) and there is
+    // nothing more to do — unless it was voided meanwhile. A refusal below takes it out again.
+    const c = req.charge;
+    if (c && this.sql.exec('INSERT OR IGNORE INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', c.id, c.amount, now + CLAIM_TTL_SEC * 1000).rowsWritten === 0) {
+      return Number(this.one('SELECT void FROM claims WHERE id = ?', c.id)!.void) ? { ok: false, reason: 'void' } : { ok: true };
     }
+    const refused = this.checks(req);
+    if (refused) {
+      if (c) this.sql.exec('DELETE FROM claims WHERE id = ?', c.id);
+      return refused;
+    }
+    if (c && c.amount > 0) {
+      this.debit(c.amount, 1);
+      this.record(c.id, c.amount, c.memo, now);
+    }
+    if (req.hold && req.hold.amount > 0) {
+      const expiresAt = now + req.hold.ttlSec * 1000;
+      this.sql.exec('INSERT INTO holds (id, amount, expires_at) VALUES (?, ?, ?)', req.hold.id, req.hold.amount, expiresAt);
+      this.state().holds.set(req.hold.id, { amount: req.hold.amount, expiresAt });
+    }
+    if (req.idem) {
+      this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
+    }
+    return req.lookup ? { ok: true, job: this.job(req.lookup, now) } : { ok: true };
+  }
+
+  /**
+   * The answer before anything is written — a refusal (idempotency, rate limit, balance), or `ok` for a hold sent
+   * again — or null when the request may proceed.
+   */
+  private checks(req: AdmitRequest): Exclude<AdmitResult, { ok: true }> | { ok: true } | null {
+    const { now } = req;
     if (req.hold) {
       const h = this.one('SELECT released FROM holds WHERE id = ?', req.hold.id);
       if (h) return Number(h.released) ? { ok: false, reason: 'void' } : { ok: true };
@@ -174,43 +239,29 @@ export class LedgerStore extends DurableObject<object> {
         return r.response === null ? { ok: false, reason: 'in_flight' } : { ok: false, reason: 'replay', response: String(r.response) };
       }
     }
-    const rate = gcra((this.one('SELECT tat FROM rate WHERE key_id = ?', req.keyId)?.tat as number | undefined) ?? null, now, req.rpm);
+    const rate = gcra(this.rates.get(req.keyId) ?? null, now, req.rpm);
     if (!rate.ok) return { ok: false, reason: 'rate_limited', retryAfterSec: Math.max(1, Math.ceil(rate.waitMs / 1000)) };
     const amount = req.charge?.amount ?? req.hold?.amount ?? 0;
     if (amount > 0) {
       const available = (this.balance() ?? 0) - this.held(now);
       if (amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
     }
-    this.sql.exec('INSERT OR REPLACE INTO rate (key_id, tat) VALUES (?, ?)', req.keyId, rate.tat);
-    if (req.charge) {
-      const c = req.charge;
-      if (c.amount > 0) {
-        this.sql.exec('UPDATE account SET balance = balance - ?, spent = spent + ?, charges = charges + 1 WHERE id = 1', c.amount, c.amount);
-        this.record(c.id, c.amount, c.memo, now);
-      }
-      this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', c.id, c.amount, now + CLAIM_TTL_SEC * 1000);
-    }
-    if (req.hold && req.hold.amount > 0) {
-      this.sql.exec('INSERT INTO holds (id, amount, expires_at) VALUES (?, ?, ?)', req.hold.id, req.hold.amount, now + req.hold.ttlSec * 1000);
-    }
-    if (req.idem) {
-      this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
-    }
-    return req.lookup ? { ok: true, job: this.job(req.lookup, now) } : { ok: true };
+    this.rates.set(req.keyId, rate.tat);
+    return null;
   }
 
   settle(req: SettleRequest): SettleResult {
     const { now } = req;
     this.sweep(now);
     const prior = this.one('SELECT amount FROM claims WHERE id = ?', req.claim);
-    if (req.holdId) this.sql.exec('UPDATE holds SET released = 1 WHERE id = ?', req.holdId);
+    if (req.holdId) this.dropHold(req.holdId);
     const stored = () => (this.one('SELECT state FROM jobs WHERE key = ?', req.claim)?.state ?? null) as string | null;
     if (prior) return { ok: true, charged: false, amount: Number(prior.amount), balance: this.balance() ?? 0, state: stored() };
     const balance = this.balance() ?? 0;
     const available = balance - this.held(now);
     if (req.amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
     if (req.amount > 0) {
-      this.sql.exec('UPDATE account SET balance = balance - ?, spent = spent + ?, charges = charges + 1 WHERE id = 1', req.amount, req.amount);
+      this.debit(req.amount, 1);
       this.record(req.claim, req.amount, req.memo, now);
     }
     this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', req.claim, req.amount, now + CLAIM_TTL_SEC * 1000);
@@ -229,12 +280,7 @@ export class LedgerStore extends DurableObject<object> {
     if (charged <= req.keep) return charged;
     const back = charged - req.keep;
     this.sql.exec('UPDATE claims SET amount = ?, void = ? WHERE id = ?', req.keep, req.keep === 0 ? 1 : 0, req.claim);
-    this.sql.exec(
-      'UPDATE account SET balance = balance + ?, spent = spent - ?, charges = charges - ? WHERE id = 1',
-      back,
-      back,
-      req.keep === 0 ? 1 : 0,
-    );
+    this.debit(-back, req.keep === 0 ? -1 : 0);
     this.record(req.claim, -back, 'refund', req.now);
     return req.keep;
   }
@@ -248,6 +294,7 @@ export class LedgerStore extends DurableObject<object> {
         req.holdId,
         ttl,
       );
+      this.state().holds.delete(req.holdId);
     }
     if (req.idemKey) this.sql.exec('DELETE FROM idem WHERE key = ? AND response IS NULL', req.idemKey);
   }

@@ -21,8 +21,11 @@ export interface StoredMedia {
 
 const notMedia = () => upstreamError('The provider returned a file that is not an image or video');
 
-/** First bytes of a stream for sniffing, and a stream that still yields everything. */
-async function peek(body: ReadableStream<Uint8Array>, n: number): Promise<{ head: Uint8Array; stream: ReadableStream<Uint8Array> }> {
+/**
+ * Reads the first bytes of a body for sniffing, then streams head + the rest into `sink` with the rest piped
+ * natively (no JS per chunk). `check` sees the head before anything is written; if it throws, the body is cancelled.
+ */
+async function sniffThenPipe(body: ReadableStream<Uint8Array>, n: number, check: (head: Uint8Array) => void, sink: WritableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let got = 0;
@@ -33,18 +36,17 @@ async function peek(body: ReadableStream<Uint8Array>, n: number): Promise<{ head
     got += value.length;
   }
   const head = chunks.length === 1 ? chunks[0]! : concat(chunks, got);
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      if (head.length) c.enqueue(head);
-    },
-    async pull(c) {
-      const { done, value } = await reader.read();
-      if (done) c.close();
-      else c.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return { head, stream };
+  try {
+    check(head);
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
+  }
+  reader.releaseLock();
+  const writer = sink.getWriter();
+  void writer.write(head).catch(() => {});
+  writer.releaseLock();
+  void body.pipeTo(sink).catch(() => {});
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
@@ -88,15 +90,10 @@ export async function putMedia(
       await res.body.cancel().catch(() => {});
       throw upstreamError('The output is too large to re-host');
     }
-    const { head, stream } = await peek(res.body, SNIFF_BYTES);
-    try {
-      contentType = typeOf(head, kind);
-    } catch (err) {
-      await stream.cancel().catch(() => {});
-      throw err;
-    }
     const fixed = new FixedLengthStream(declared);
-    void stream.pipeTo(fixed.writable).catch(() => {});
+    let type = '';
+    await sniffThenPipe(res.body, SNIFF_BYTES, (head) => (type = typeOf(head, kind)), fixed.writable);
+    contentType = type;
     body = fixed.readable;
     size = declared;
   } else {

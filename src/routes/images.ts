@@ -62,6 +62,7 @@ export const images = new Hono<AppEnv>().post('/images/generations', async (c) =
   c.header('x-phi-cost-micro', String(out.costMicro));
   if (out.replayed) c.header('idempotent-replayed', 'true');
   // b64_json bodies stream their base64 from the image bytes (never one big string in memory).
+  if (job.responseFormat === 'url') return c.json(out.body);
   const json = jsonStream(out.body);
   return c.body(sized(json), 200, { 'content-type': 'application/json' });
 });
