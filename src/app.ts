@@ -27,10 +27,11 @@ app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.use(configured);
 
 // Generation routes: x-phi-tier on every response (413 included), then the body cap, then auth + PHI gate.
-app.use('/v1/images/*', phiTier, limitBody(MiB), generation);
-// `/v1/videos/*` also matches `/v1/videos` itself. Multipart carries the input files (6 MiB image + 6 MiB audio);
-// a JSON body (data: URIs included) is held whole while it is parsed, so it gets less.
+// Multipart carries input files (an image to edit: 6 MiB; a video's image + audio: 6 MiB each); a JSON body (data:
+// URIs included) is held whole while it is parsed, so it gets less.
 const isMultipart = (c: Context<AppEnv>) => (c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
+app.use('/v1/images/*', phiTier, limitBody((c) => (isMultipart(c) ? 7 * MiB : MiB)), generation);
+// `/v1/videos/*` also matches `/v1/videos` itself.
 app.use('/v1/videos/*', phiTier, limitBody((c) => (isMultipart(c) ? 13 * MiB : 2 * MiB)), generation);
 app.use('/v1/account', customer);
 app.use('/admin/*', limitBody(64 * 1024));
@@ -42,5 +43,16 @@ app.route('/v1', media);
 app.route('/v1', videos);
 app.route('/admin', admin);
 
-app.notFound((c) => fail(methodNotAllowed(app.routes, c.req.method, c.req.path) ?? new ApiError(404, 'not_found', 'Unknown route'), c));
+/** OpenAI API families this gateway does not serve: a clear answer instead of a bare 404. */
+const UNSUPPORTED =
+  /^\/v1\/(chat|completions|responses|embeddings|audio|moderations|files|fine_tuning|fine-tunes|batches|assistants|threads|vector_stores|realtime|uploads|evals|containers|conversations|organization)(\/|$)|^\/v1\/images\/variations\/?$/;
+const SERVED = 'POST /v1/images/generations, POST /v1/images/edits, POST /v1/videos, GET /v1/videos, GET /v1/models';
+
+app.notFound((c) => {
+  const path = c.req.path;
+  if (UNSUPPORTED.test(path)) {
+    return fail(new ApiError(404, 'unsupported_endpoint', `${c.req.method} ${path} is not served here: this gateway serves image and video generation (${SERVED})`), c);
+  }
+  return fail(methodNotAllowed(app.routes, c.req.method, path) ?? new ApiError(404, 'not_found', 'Unknown route'), c);
+});
 app.onError(fail);

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ApiError } from './http/errors';
 import type { Env } from './env';
 import { parseHostList } from './http/urls';
+import { aliasTable, OPENAI_ALIASES, type AliasTable } from './catalog/models';
 
 const str = z.string().check(z.trim(), z.minLength(1));
 /** A fal endpoint id (`owner/alias[/path]`); bounded so that a video id carrying it stays within 255 characters. */
@@ -25,6 +26,7 @@ const schema = z.object({
   FAL_VIDEO_MODEL: z._default(endpoint, 'fal-ai/krea-wan-14b/text-to-video'),
   FAL_VIDEO_I2V_MODEL: z._default(endpoint, 'fal-ai/wan/v2.2-a14b/image-to-video'),
   FAL_AVATAR_MODEL: z._default(endpoint, 'fal-ai/infinitalk'),
+  FAL_IMAGE_EDIT_MODEL: z._default(endpoint, 'fal-ai/flux-1/krea/image-to-image'),
   WORKER_URL: z.optional(url),
   WORKER_TOKEN: opt,
   WORKER_AWS_ACCESS_KEY_ID: opt,
@@ -41,6 +43,8 @@ const schema = z.object({
   UPSTREAM_TIMEOUT_SECONDS: intVar(120, 1, 900),
   ALLOW_INSECURE_URLS: flag,
   STORE_TIMEOUT_MS: intVar(3000, 50, 60_000),
+  TEST_KEY_RPM: intVar(10, 1, 100_000),
+  MODEL_ALIASES: opt,
   FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
 });
 
@@ -57,6 +61,8 @@ export interface Config extends Vars {
   falMediaHosts: ReturnType<typeof parseHostList>;
   /** `host[:port]` of the worker, which a customer URL may never name. */
   workerHost: string | null;
+  /** OpenAI names (gpt-image-*, dall-e-*, sora-2*) and MODEL_ALIASES, onto the canonical models. */
+  modelAliases: AliasTable;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -100,6 +106,14 @@ export function parseConfig(env: Env): Config {
       `missing required setting ${v.UPSTASH_REDIS_REST_URL ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL'}`,
     );
   }
+  let modelAliases: AliasTable;
+  try {
+    const extra = v.MODEL_ALIASES ? (JSON.parse(v.MODEL_ALIASES) as unknown) : {};
+    if (!extra || typeof extra !== 'object' || Array.isArray(extra)) throw new TypeError('not an object');
+    modelAliases = aliasTable(OPENAI_ALIASES, extra as Record<string, string>);
+  } catch {
+    throw configError('invalid setting MODEL_ALIASES (a JSON object of name → krea-2 | wan | avatar; a trailing * matches a prefix)');
+  }
   let falMediaHosts: ReturnType<typeof parseHostList>;
   try {
     falMediaHosts = parseHostList(v.FAL_MEDIA_HOSTS);
@@ -109,6 +123,7 @@ export function parseConfig(env: Env): Config {
   return {
     ...v,
     falMediaHosts,
+    modelAliases,
     workerHost: v.WORKER_URL ? new URL(v.WORKER_URL).host : null,
     falRunBase: trimSlash(v.FAL_RUN_URL),
     falQueueBase: trimSlash(v.FAL_QUEUE_URL),

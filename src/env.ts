@@ -12,6 +12,8 @@ export interface Env {
   FAL_VIDEO_MODEL?: string;
   FAL_VIDEO_I2V_MODEL?: string;
   FAL_AVATAR_MODEL?: string;
+  /** fal image-to-image endpoint for /v1/images/edits (default FLUX.1 Krea: fal-ai/flux-1/krea/image-to-image). */
+  FAL_IMAGE_EDIT_MODEL?: string;
   WORKER_URL?: string;
   WORKER_TOKEN?: string;
   WORKER_AWS_ACCESS_KEY_ID?: string;
@@ -29,6 +31,10 @@ export interface Env {
   UPSTREAM_TIMEOUT_SECONDS?: string;
   /** Local development only: http and loopback customer URLs (default false). */
   ALLOW_INSECURE_URLS?: string;
+  /** The shared test key's requests per minute (default 10). */
+  TEST_KEY_RPM?: string;
+  /** JSON object extending the model-name aliases: {"name": "krea-2" | "wan" | "avatar"}, "prefix*" for prefixes. */
+  MODEL_ALIASES?: string;
   /** Deadline of one ledger call, ms (default 3000). */
   STORE_TIMEOUT_MS?: string;
   /** Queue of follow-up work: compensations whose outcome was unknown (and the job watcher). */

@@ -7,6 +7,7 @@ const FAL: FalModels = {
   FAL_VIDEO_MODEL: 'fal-ai/krea-wan-14b/text-to-video',
   FAL_VIDEO_I2V_MODEL: 'fal-ai/wan/v2.2-a14b/image-to-video',
   FAL_AVATAR_MODEL: 'fal-ai/infinitalk',
+  FAL_IMAGE_EDIT_MODEL: 'fal-ai/flux-1/krea/image-to-image',
 };
 
 describe('resolver table', () => {
@@ -57,7 +58,7 @@ describe('resolver table', () => {
     expect(() => resolveRoute({ model: 'avatar', kind: 'video', hasAudio: true }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 400, param: 'image_url' }));
     expect(() => resolveRoute({ model: 'avatar', kind: 'video', hasImage: true }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 400, param: 'audio_url' }));
     expect(() => resolveRoute({ model: 'krea-2', kind: 'video' }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 400, param: 'model' }));
-    expect(() => resolveRoute({ model: 'sora-2', kind: 'video' }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 404, code: 'model_not_found' }));
+    expect(() => resolveRoute({ model: 'veo-3', kind: 'video' }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 404, code: 'model_not_found' }));
   });
 });
 

@@ -326,7 +326,8 @@ describe('every error is the envelope, everywhere', () => {
       ['POST', '/v1/pricing', '', 'GET, HEAD'],
       ['PUT', '/v1/images/generations', key, 'POST'],
       ['GET', '/v1/images/generations', key, 'POST'],
-      ['PATCH', '/v1/videos', key, 'POST'],
+      ['PATCH', '/v1/videos', key, 'GET, HEAD, POST'],
+      ['PUT', '/v1/videos/video_x', key, 'DELETE, GET, HEAD'],
       ['POST', '/v1/account', key, 'GET, HEAD'],
       ['PUT', '/admin/keys', ADMIN_TOKEN, 'POST'],
     ];

@@ -220,7 +220,7 @@ describe('images: request validation (400 naming the field, nothing charged)', (
   it('unknown model → 404 model_not_found', async () => {
     const gw = gateway();
     const { key } = await gw.issueKey({ credits_micro: 33_000 });
-    const res = await post(gw, key, { prompt: 'x', model: 'dall-e-9' });
+    const res = await post(gw, key, { prompt: 'x', model: 'midjourney-7' });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
   });

@@ -172,14 +172,56 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await admit(account, { hold: { id: 'vh1', amount: 363_000, ttlSec: 60 } })).toEqual({ ok: true });
     await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t } });
     await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_other', createdAt: t + 5 } }); // kept as first written
-    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({ ok: true, job: { id: 'video_public1', createdAt: t, state: null } });
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({ ok: true, job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, state: null, from: null } });
     expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:nope' })).toEqual({ ok: true, job: null });
     const first = await ledger.settle({ account, claim: 'video:fal:r1', amount: 363_000, holdId: 'vh1', memo: '', now: now(), state: '{"s":"completed","at":1}' });
     expect(first).toMatchObject({ ok: true, charged: true, state: '{"s":"completed","at":1}' });
     const again = await ledger.settle({ account, claim: 'video:fal:r1', amount: 363_000, holdId: 'vh1', memo: '', now: now(), state: '{"s":"completed","at":2}' });
     expect(again).toMatchObject({ ok: true, charged: false, amount: 363_000, state: '{"s":"completed","at":1}' });
-    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({ ok: true, job: { id: 'video_public1', createdAt: t, state: '{"s":"completed","at":1}' } });
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({
+      ok: true,
+      job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, state: '{"s":"completed","at":1}', from: null },
+    });
     expect(await view(account)).toMatchObject({ balance_micro: 637_000, held_micro: 0, charges: 1 });
+  });
+
+  it("lists an account's jobs in pages, either order, after a position; a deleted job leaves the list", async () => {
+    const account = uniq('acct');
+    const t = 1_790_000_000;
+    // Seven jobs over four seconds (several in the same second: the key breaks the tie).
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    for (const [i, k] of keys.entries()) await ledger.remember({ account, now: now(), job: { key: `video:fal:${k}`, id: `video_${k}`, createdAt: t + Math.floor(i / 2), from: k === 'c' ? 'video_a' : undefined } });
+    const page = async (order: 'asc' | 'desc', limit: number, after?: { createdAt: number; key: string }) => {
+      const r = await admit(account, { keyId: 'reads', list: { order, limit, after } });
+      if (!r.ok) throw new Error('refused');
+      return { ids: r.jobs!.map((j) => j.id), hasMore: r.hasMore, last: r.jobs!.at(-1)! };
+    };
+    const first = await page('asc', 3);
+    expect(first).toMatchObject({ ids: ['video_a', 'video_b', 'video_c'], hasMore: true });
+    expect(first.last).toMatchObject({ key: 'video:fal:c', from: 'video_a', createdAt: t + 1 });
+    const second = await page('asc', 3, { createdAt: first.last.createdAt, key: first.last.key });
+    expect(second).toMatchObject({ ids: ['video_d', 'video_e', 'video_f'], hasMore: true });
+    const third = await page('asc', 3, { createdAt: second.last.createdAt, key: second.last.key });
+    expect(third).toMatchObject({ ids: ['video_g'], hasMore: false });
+    expect((await page('desc', 4)).ids).toEqual(['video_g', 'video_f', 'video_e', 'video_d']);
+    expect((await page('desc', 10, { createdAt: t + 2, key: 'video:fal:e' })).ids).toEqual(['video_d', 'video_c', 'video_b', 'video_a']);
+
+    expect(await ledger.discard({ account, key: 'video:fal:d', state: '{"s":"deleted"}', now: now() })).toBe(true);
+    expect(await ledger.discard({ account, key: 'video:fal:d', state: '{"s":"deleted"}', now: now() })).toBe(false);
+    expect((await page('asc', 10)).ids).toEqual(['video_a', 'video_b', 'video_c', 'video_e', 'video_f', 'video_g']);
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:d' })).toMatchObject({ ok: true, job: { state: '{"s":"deleted"}' } });
+  });
+
+  it('deleting an unsettled job releases its hold and settles it at 0, so its completion charges nothing', async () => {
+    const account = uniq('acct');
+    await ledger.credit(account, 1_000_000, true);
+    await admit(account, { hold: { id: 'vh-del', amount: 363_000, ttlSec: 60 } });
+    await ledger.remember({ account, now: now(), job: { key: 'video:fal:del', id: 'video_del', createdAt: 1 } });
+    expect(await ledger.discard({ account, key: 'video:fal:del', holdId: 'vh-del', state: '{"s":"deleted"}', now: now() })).toBe(true);
+    expect(await view(account)).toMatchObject({ held_micro: 0, balance_micro: 1_000_000 });
+    const late = await ledger.settle({ account, claim: 'video:fal:del', amount: 363_000, holdId: 'vh-del', memo: '', now: now(), state: '{"s":"completed"}' });
+    expect(late).toMatchObject({ ok: true, charged: false, amount: 0, state: '{"s":"deleted"}' });
+    expect(await view(account)).toMatchObject({ balance_micro: 1_000_000, charges: 0 });
   });
 
   it('idempotency: in flight, then replay of the stored response, mismatch on another body', async () => {

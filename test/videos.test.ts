@@ -30,7 +30,7 @@ describe('video: paid key → fal queue', () => {
     const client = gw.openai(key);
     const prompt = uniq('a slow pan across a sunny clinic lobby');
     const created = await client.videos.create({ prompt, model: 'wan' as never, seconds: '4', size: '1280x720' });
-    expect(created).toMatchObject({ object: 'video', status: 'queued', model: 'wan', seconds: '4.125', size: '1280x720', progress: 0, error: null });
+    expect(created).toMatchObject({ object: 'video', status: 'queued', model: 'wan', seconds: '4', size: '1280x720', progress: 0, error: null });
     expect(created.id).toMatch(/^video_[A-Za-z0-9_-]+$/);
     expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, held_micro: 363_000 });
 
@@ -120,7 +120,10 @@ describe('video: paid key → fal queue', () => {
     expect(video.error).toMatchObject({ code: 'generation_failed', message: expect.any(String) });
     expect(last.headers.get('x-phi-cost-micro')).toBe('0');
     expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, held_micro: 0, charges: 0 });
-    expect((await gw.authed(key, `/v1/videos/${id}/content`)).status).toBe(404);
+    const content = await gw.authed(key, `/v1/videos/${id}/content`);
+    expect(content.status).toBe(409);
+    expect(content.headers.get('x-should-retry')).toBe('false');
+    expect(await content.json()).toMatchObject({ error: { code: 'video_not_ready' } });
   });
 
   it('a rejected submit (422) → 400 and the hold is released; 402 with no upstream call', async () => {
@@ -158,7 +161,7 @@ describe('video: paid key → fal queue', () => {
     const res = await enqueue(gw, key, { prompt, image_url: 'https://example.com/portrait.png', audio_url: 'https://example.com/voice.wav', seconds: 4 }, '/v1/videos');
     expect(res.status).toBe(200);
     const video = (await res.json()) as Video;
-    expect(video).toMatchObject({ model: 'avatar', seconds: '4.04' });
+    expect(video).toMatchObject({ model: 'avatar', seconds: '4' });
     const [submit] = await falSubmits(prompt);
     expect(submit!.path).toBe('/fal/queue/fal-ai/infinitalk');
     expect(submit!.body).toMatchObject({ image_url: 'https://example.com/portrait.png', audio_url: 'https://example.com/voice.wav', num_frames: 101 });

@@ -58,10 +58,46 @@ export const CATALOG_CREATED = 1_767_225_600; // 2026-01-01T00:00:00Z
 const byName = new Map<string, Model>();
 for (const m of MODELS) for (const name of [m.id, ...m.aliases]) byName.set(name, m);
 
-/** Looks up a canonical id or alias (case-insensitive). */
-export function findModel(name: string): Model | undefined {
-  return byName.get(name.trim().toLowerCase());
+/** Names clients send for other vendors' models, mapped onto ours: `*` at the end matches any continuation. */
+export interface AliasTable {
+  exact: Map<string, Canonical>;
+  /** longest prefix first */
+  prefixes: [string, Canonical][];
 }
+
+/** What OpenAI SDK users send by default: their image models → krea-2, Sora → wan. */
+export const OPENAI_ALIASES: Record<string, Canonical> = { 'gpt-image-*': 'krea-2', 'dall-e-*': 'krea-2', 'sora-2*': 'wan', 'sora-*': 'wan' };
+
+/** Builds an alias table from `name → canonical` entries (later entries win); throws on an unknown canonical id. */
+export function aliasTable(...sources: Record<string, string>[]): AliasTable {
+  const table: AliasTable = { exact: new Map(), prefixes: [] };
+  const prefixes = new Map<string, Canonical>();
+  for (const source of sources) {
+    for (const [rawName, target] of Object.entries(source)) {
+      const canonical = byName.get(String(target).trim().toLowerCase())?.id;
+      if (!canonical) throw new RangeError(`unknown model '${target}'`);
+      const name = rawName.trim().toLowerCase();
+      if (name.endsWith('*')) prefixes.set(name.slice(0, -1), canonical);
+      else table.exact.set(name, canonical);
+    }
+  }
+  table.prefixes = [...prefixes].sort((a, b) => b[0].length - a[0].length);
+  return table;
+}
+
+const DEFAULT_ALIASES = aliasTable(OPENAI_ALIASES);
+
+/** Looks up a canonical id, one of its aliases, or a configured alias (case-insensitive). */
+export function findModel(name: string, aliases: AliasTable = DEFAULT_ALIASES): Model | undefined {
+  const key = name.trim().toLowerCase();
+  const direct = byName.get(key);
+  if (direct) return direct;
+  const mapped = aliases.exact.get(key) ?? aliases.prefixes.find(([p]) => key.startsWith(p))?.[1];
+  return mapped ? byName.get(mapped) : undefined;
+}
+
+/** The 404 for a model name nothing resolves, listing what does exist. */
+export const unknownModelMessage = (name: string) => `The model '${name}' does not exist; available: ${MODELS.map((m) => m.id).join(', ')}`;
 
 /** Customer price per unit: base × (1 + margin), rounded half up to a whole micro-USD. */
 export function unitPrice(model: Model, marginBps: number): number {

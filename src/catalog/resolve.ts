@@ -1,5 +1,5 @@
 import { ApiError, badRequest } from '../http/errors';
-import { findModel, unitPrice, type Canonical, type Kind, type Model, type Unit } from './models';
+import { findModel, unitPrice, unknownModelMessage, type AliasTable, type Canonical, type Kind, type Model, type Unit } from './models';
 
 export type Tier = 'paid' | 'test';
 export type ProviderName = 'fal' | 'worker';
@@ -12,12 +12,14 @@ export interface RouteInputs {
   hasAudio?: boolean;
 }
 
-/** Which fal endpoint ids are configured (env-overridable). */
+/** Which fal endpoint ids are configured (env-overridable), and the model-name aliases in force. */
 export interface FalModels {
   FAL_IMAGE_MODEL: string;
   FAL_VIDEO_MODEL: string;
   FAL_VIDEO_I2V_MODEL: string;
   FAL_AVATAR_MODEL: string;
+  FAL_IMAGE_EDIT_MODEL: string;
+  modelAliases?: AliasTable;
 }
 
 export interface Route {
@@ -31,13 +33,14 @@ export interface Route {
 }
 
 const WORKER_I2V = 'bernini-i2v';
+const WORKER_IMAGE_EDIT = 'krea-2-edit';
 
 /**
  * Pure route resolution: (model, key tier, inputs) → route. Paid keys only ever reach fal, the test key only
  * ever reaches the worker. Audio on a video request with no model (or `wan`) means a talking avatar.
  */
 export function resolveRoute(input: RouteInputs, tier: Tier, fal: FalModels, marginBps: number): Route {
-  const model = pickModel(input);
+  const model = pickModel(input, fal.modelAliases);
   if (model.kind !== input.kind) {
     throw badRequest('model', `Model '${model.id}' generates ${model.kind}s; use the /v1/${model.kind}s endpoints`);
   }
@@ -48,11 +51,12 @@ export function resolveRoute(input: RouteInputs, tier: Tier, fal: FalModels, mar
     throw badRequest('audio_url', "Model 'avatar' needs an audio input (audio_url or an uploaded audio file)");
   }
   const i2v = model.id === 'wan' && Boolean(input.hasImage);
+  const edit = model.id === 'krea-2' && Boolean(input.hasImage);
   if (tier === 'test') {
     return {
       canonical: model.id,
       provider: 'worker',
-      endpoint: i2v ? WORKER_I2V : model.workflow,
+      endpoint: i2v ? WORKER_I2V : edit ? WORKER_IMAGE_EDIT : model.workflow,
       unit: model.unit,
       unitMicro: 0,
     };
@@ -60,18 +64,16 @@ export function resolveRoute(input: RouteInputs, tier: Tier, fal: FalModels, mar
   return {
     canonical: model.id,
     provider: 'fal',
-    endpoint: i2v ? fal.FAL_VIDEO_I2V_MODEL : fal[model.falEndpoint],
+    endpoint: i2v ? fal.FAL_VIDEO_I2V_MODEL : edit ? fal.FAL_IMAGE_EDIT_MODEL : fal[model.falEndpoint],
     unit: model.unit,
     unitMicro: unitPrice(model, marginBps),
   };
 }
 
-function pickModel(input: RouteInputs): Model {
+function pickModel(input: RouteInputs, aliases?: AliasTable): Model {
   const name = input.model?.trim();
   if (!name) return findModel(input.kind === 'image' ? 'krea-2' : input.hasAudio ? 'avatar' : 'wan')!;
-  const model = findModel(name);
-  if (!model) {
-    throw new ApiError(404, 'model_not_found', `The model '${name}' does not exist`, 'model');
-  }
+  const model = findModel(name, aliases);
+  if (!model) throw new ApiError(404, 'model_not_found', unknownModelMessage(name), 'model');
   return model.id === 'wan' && input.hasAudio ? findModel('avatar')! : model;
 }

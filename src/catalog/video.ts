@@ -38,12 +38,12 @@ export function planFrames(route: Route, hasImage: boolean, want: { seconds?: nu
   const r = ruleFor(route, hasImage);
   if (want.frames !== undefined) {
     const ok = want.frames >= r.min && want.frames <= r.max && (want.frames - r.offset) % r.step === 0;
-    if (!ok) throw badRequest('frames', `frames must be ${r.step}k+${r.offset} between ${r.min} and ${r.max} for ${route.canonical}`);
+    if (!ok) throw badRequest('frames', `'frames' must be ${r.step}k+${r.offset} from ${r.min} to ${r.max} for ${route.canonical}`);
     return { frames: want.frames, fps: r.fps };
   }
   const seconds = want.seconds ?? DEFAULT_SECONDS;
   const max = Math.floor(r.max / r.fps);
-  if (!(seconds >= 1 && seconds <= max)) throw badRequest('seconds', `seconds must be between 1 and ${max} for ${route.canonical}`);
+  if (!(seconds >= 1 && seconds <= max)) throw badRequest('seconds', `'seconds' must be from 1 to ${max} for ${route.canonical}`);
   const k = Math.round((seconds * r.fps - r.offset) / r.step);
   const frames = Math.min(Math.max(k * r.step + r.offset, r.min), r.max - ((r.max - r.offset) % r.step));
   return { frames, fps: r.fps };

@@ -4,7 +4,7 @@ import type { KeyRecord } from '../ledger/types';
 import { ApiError } from './errors';
 import { secretEquals, sha256, timingSafeEqual, toHex } from './crypto';
 
-/** The free shared test key: account `test`, worker only, $0, a tight rate limit. */
+/** The free shared test key: account `test`, worker only, $0, a tight rate limit (`TEST_KEY_RPM`, default 10). */
 export const TEST_KEY: KeyRecord = { keyId: 'test', account: 'test', tier: 'test', rpm: 10 };
 
 /** How long a key record may be served from this isolate's memory; a revocation takes effect within it. */
@@ -39,7 +39,7 @@ export async function authenticate(header: string | undefined, cfg: Config, ledg
   const key = bearer(header);
   if (!key) throw invalidKey('Missing API key: send Authorization: Bearer <key>');
   const [digest, testDigest] = await Promise.all([sha256(key), testKeyDigest(cfg)]);
-  if (testDigest && timingSafeEqual(digest, testDigest)) return TEST_KEY;
+  if (testDigest && timingSafeEqual(digest, testDigest)) return cfg.TEST_KEY_RPM === TEST_KEY.rpm ? TEST_KEY : { ...TEST_KEY, rpm: cfg.TEST_KEY_RPM };
   const hash = toHex(digest);
   const hit = cache.get(hash);
   let rec: KeyRecord | null;

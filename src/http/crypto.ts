@@ -102,3 +102,10 @@ export function randomHex(bytes = 16): string {
 export function randomId(bytes = 16): string {
   return b64url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
+
+/** SHA-256 of a file's bytes (streamed), base64url: what an Idempotency-Key of an upload is bound to. */
+export async function fileDigest(file: Blob): Promise<string> {
+  const digest = new crypto.DigestStream('SHA-256');
+  await file.stream().pipeTo(digest);
+  return b64url(new Uint8Array(await digest.digest));
+}

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'model_not_found'
   | 'not_found'
   | 'method_not_allowed'
+  | 'unsupported_endpoint'
+  | 'video_not_ready'
   | 'invalid_signature'
   | 'link_expired'
   | 'payload_too_large'

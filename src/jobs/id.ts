@@ -28,6 +28,10 @@ export interface Job {
   s: string;
   /** created, unix seconds */
   t: number;
+  /** the seconds asked for, in ms (0 when frames were asked for instead) — echoed as `seconds` */
+  q: number;
+  /** inputs the job was made from: bit 0 an image, bit 1 audio (a remix cannot re-send them) */
+  x: number;
 }
 
 /** Longest id minted (ordinary VARCHAR(255) columns hold it). */
@@ -142,6 +146,8 @@ function pack(job: Job): Uint8Array {
   w.uint(width!);
   w.uint(height!);
   w.uint(job.t);
+  w.uint(job.q);
+  w.byte(job.x);
   return w.done();
 }
 
@@ -156,7 +162,21 @@ function unpack(b: Uint8Array, account: string): Job {
   const uuid = r.byte() === 1;
   const raw = uuid ? hex(r.bytes()) : r.text();
   const req = uuid ? `${raw.slice(0, 8)}-${raw.slice(8, 12)}-${raw.slice(12, 16)}-${raw.slice(16, 20)}-${raw.slice(20)}` : raw;
-  const job: Job = { m, p, e, r: req, a: account, u: r.uint(), f: r.uint(), fps: r.uint(), h: `vh_${b64url(r.bytes())}`, s: `${r.uint()}x${r.uint()}`, t: r.uint() };
+  const job: Job = {
+    m,
+    p,
+    e,
+    r: req,
+    a: account,
+    u: r.uint(),
+    f: r.uint(),
+    fps: r.uint(),
+    h: `vh_${b64url(r.bytes())}`,
+    s: `${r.uint()}x${r.uint()}`,
+    t: r.uint(),
+    q: r.uint(),
+    x: r.byte(),
+  };
   r.end();
   return job;
 }

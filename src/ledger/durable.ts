@@ -14,6 +14,8 @@ import {
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
+  type DiscardRequest,
+  type JobPage,
   type JobRecord,
   type KeyRecord,
   type Ledger,
@@ -51,8 +53,8 @@ CREATE TABLE IF NOT EXISTS usage (seq INTEGER PRIMARY KEY AUTOINCREMENT, claim T
 CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, fp TEXT NOT NULL, response TEXT, expires_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS idem_expiry ON idem (expires_at);
 CREATE TABLE IF NOT EXISTS jobs (key TEXT PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT,
-  expires_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+  expires_at INTEGER NOT NULL, remixed_from TEXT, deleted INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, key);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 `;
 
@@ -61,6 +63,14 @@ const SWEEP_EVERY_MS = 60_000;
 const SWEEP = 1_000;
 
 type Row = Record<string, SqlStorageValue>;
+
+const jobOf = (j: Row): JobRecord => ({
+  key: String(j.key),
+  id: String(j.id),
+  createdAt: Number(j.created_at),
+  state: j.state === null ? null : String(j.state),
+  from: j.remixed_from === null || j.remixed_from === undefined ? null : String(j.remixed_from),
+});
 
 export class LedgerStore extends DurableObject<object> {
   private readonly sql: SqlStorage;
@@ -189,8 +199,25 @@ export class LedgerStore extends DurableObject<object> {
   }
 
   private job(key: string, now: number): JobRecord | null {
-    const j = this.one('SELECT id, created_at, state FROM jobs WHERE key = ? AND expires_at > ?', key, now);
-    return j ? { id: String(j.id), createdAt: Number(j.created_at), state: j.state === null ? null : String(j.state) } : null;
+    const j = this.one('SELECT key, id, created_at, state, remixed_from FROM jobs WHERE key = ? AND expires_at > ?', key, now);
+    return j ? jobOf(j) : null;
+  }
+
+  /** A page of live, undeleted jobs in (created_at, key) order after a position, and whether more follow. */
+  private page(p: JobPage, now: number): { jobs: JobRecord[]; hasMore: boolean } {
+    const desc = p.order === 'desc';
+    const [cmp, dir] = desc ? ['<', 'DESC'] : ['>', 'ASC'];
+    const where = p.after ? `AND (created_at ${cmp} ? OR (created_at = ? AND key ${cmp} ?))` : '';
+    const args: SqlStorageValue[] = p.after ? [p.after.createdAt, p.after.createdAt, p.after.key] : [];
+    const rows = this.sql
+      .exec(
+        `SELECT key, id, created_at, state, remixed_from FROM jobs WHERE deleted = 0 AND expires_at > ? ${where} ORDER BY created_at ${dir}, key ${dir} LIMIT ?`,
+        now,
+        ...args,
+        p.limit + 1,
+      )
+      .toArray();
+    return { jobs: rows.slice(0, p.limit).map(jobOf), hasMore: rows.length > p.limit };
   }
 
   admit(req: AdmitRequest): AdmitResult {
@@ -219,6 +246,7 @@ export class LedgerStore extends DurableObject<object> {
     if (req.idem) {
       this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
     }
+    if (req.list) return { ok: true, ...this.page(req.list, now) };
     return req.lookup ? { ok: true, job: this.job(req.lookup, now) } : { ok: true };
   }
 
@@ -306,8 +334,28 @@ export class LedgerStore extends DurableObject<object> {
     }
     if (req.job) {
       const j = req.job;
-      this.sql.exec('INSERT OR IGNORE INTO jobs (key, id, created_at, expires_at) VALUES (?, ?, ?, ?)', j.key, j.id, j.createdAt, req.now + JOB_TTL_SEC * 1000);
+      this.sql.exec(
+        'INSERT OR IGNORE INTO jobs (key, id, created_at, expires_at, remixed_from) VALUES (?, ?, ?, ?, ?)',
+        j.key,
+        j.id,
+        j.createdAt,
+        req.now + JOB_TTL_SEC * 1000,
+        j.from ?? null,
+      );
     }
+  }
+
+  discard(req: DiscardRequest): boolean {
+    const j = this.one('SELECT deleted FROM jobs WHERE key = ?', req.key);
+    if (j && Number(j.deleted)) return false;
+    if (!this.one('SELECT 1 FROM claims WHERE id = ?', req.key)) {
+      // Not settled yet: end it at 0, so a completion that still arrives finds it settled and charges nothing.
+      this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, 0, ?)', req.key, req.now + CLAIM_TTL_SEC * 1000);
+      if (req.holdId) this.dropHold(req.holdId);
+    }
+    if (j) this.sql.exec('UPDATE jobs SET deleted = 1, state = ? WHERE key = ?', req.state, req.key);
+    else this.sql.exec('INSERT INTO jobs (key, id, created_at, state, expires_at, deleted) VALUES (?, ?, ?, ?, ?, 1)', req.key, '', Math.floor(req.now / 1000), req.state, req.now + JOB_TTL_SEC * 1000);
+    return true;
   }
 }
 
@@ -362,5 +410,9 @@ export class DurableLedger implements Ledger {
 
   remember(req: RememberRequest) {
     return this.acct(req.account).remember(req);
+  }
+
+  discard(req: DiscardRequest) {
+    return this.acct(req.account).discard(req);
   }
 }

@@ -56,19 +56,30 @@ export interface Idempotency {
  * read by every poll in the poll's one ledger call.
  */
 export interface JobRecord {
+  /** The job's key in the ledger (its claim). */
+  key: string;
   /** The public video id. */
   id: string;
   /** unix seconds */
   createdAt: number;
-  /** The pipeline's own JSON for a finished job (completed or failed); null while it runs. */
+  /** The pipeline's own JSON for a finished job (completed, failed or deleted); null while it runs. */
   state: string | null;
+  /** The video this one remixes (its public id), if any. */
+  from: string | null;
+}
+
+/** One page of an account's jobs, ordered by (createdAt, key); `after` is the position of the previous page's last. */
+export interface JobPage {
+  after?: { createdAt: number; key: string };
+  limit: number;
+  order: 'asc' | 'desc';
 }
 
 /**
  * Everything checked before an upstream call, in one atomic store operation (one round trip): rate limit,
  * Idempotency-Key, and either a charge (images: paid up front, refunded if not delivered) or a hold (video).
  * Sent again with the same charge/hold id it is a no-op answering `ok` (or `void` once that id was voided).
- * A poll reads a job's record back in the same call (`lookup`, a job key).
+ * A poll reads a job's record back in the same call (`lookup`, a job key); a list reads a page of them (`list`).
  */
 export interface AdmitRequest {
   account: string;
@@ -79,10 +90,11 @@ export interface AdmitRequest {
   hold?: Hold;
   idem?: Idempotency;
   lookup?: string;
+  list?: JobPage;
 }
 
 export type AdmitResult =
-  | { ok: true; job?: JobRecord | null }
+  | { ok: true; job?: JobRecord | null; jobs?: JobRecord[]; hasMore?: boolean }
   | { ok: false; reason: 'rate_limited'; retryAfterSec: number }
   | { ok: false; reason: 'insufficient'; availableMicro: number }
   | { ok: false; reason: 'replay'; response: string }
@@ -134,7 +146,19 @@ export interface RememberRequest {
   account: string;
   now: number;
   idem?: { key: string; fingerprint: string; response: string; ttlSec: number };
-  job?: { key: string; id: string; createdAt: number };
+  job?: { key: string; id: string; createdAt: number; from?: string };
+}
+
+/**
+ * Deletes a job: a settled one keeps its charge and is marked deleted; an unsettled one is ended here — its hold
+ * released, its claim settled at 0 (so no later completion can charge it) — and marked deleted. Idempotent.
+ */
+export interface DiscardRequest {
+  account: string;
+  key: string;
+  holdId?: string;
+  state: string;
+  now: number;
 }
 
 export interface Ledger {
@@ -153,6 +177,8 @@ export interface Ledger {
   release(req: ReleaseRequest): Promise<void>;
   /** Stores the response an Idempotency-Key replays, and records a video job (idempotent). */
   remember(req: RememberRequest): Promise<void>;
+  /** Returns false when the job was already deleted. */
+  discard(req: DiscardRequest): Promise<boolean>;
 }
 
 /** How long a claim id is remembered (a job can be re-polled for at least this long without a second charge). */

@@ -12,6 +12,8 @@ import {
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
+  type DiscardRequest,
+  type JobRecord,
   type KeyRecord,
   type Ledger,
   type RefundRequest,
@@ -36,8 +38,9 @@ end
 local now = tonumber(ARGV[1])
 `;
 
-// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|''
-// ARGV: now, rpm, chargeAmount, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, claimTtlMs, usageJson
+// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|'', job index|''
+// ARGV: now, rpm, chargeAmount, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, claimTtlMs, usageJson,
+//       list order ('asc'|'desc'|''), list limit, after createdAt|'', after key, job key prefix
 const ADMIT = `${HELD}
 if KEYS[3] ~= '' then
   local c = redis.call('GET', KEYS[3])
@@ -82,9 +85,33 @@ if KEYS[5] ~= '' then
   redis.call('PEXPIRE', KEYS[5], ARGV[8])
 end
 if KEYS[8] ~= '' then
-  local j = redis.call('HMGET', KEYS[8], 'id', 't', 's')
-  if j[1] then return {'ok', j[1], j[2], j[3] or false} end
+  local j = redis.call('HMGET', KEYS[8], 'id', 't', 's', 'f')
+  if j[1] then return {'ok', j[1], j[2], j[3] or false, j[4] or false} end
   return {'ok', false}
+end
+if ARGV[11] ~= '' then
+  -- A page of the job index in (createdAt, key) order after a position; missing (expired) records are skipped.
+  local desc, limit, out = ARGV[11] == 'desc', tonumber(ARGV[12]), {}
+  local at, last = ARGV[13], ARGV[14]
+  local offset = 0
+  while #out < (limit + 1) * 5 do
+    local batch
+    if desc then batch = redis.call('ZREVRANGEBYSCORE', KEYS[9], at == '' and '+inf' or at, '-inf', 'WITHSCORES', 'LIMIT', offset, 100)
+    else batch = redis.call('ZRANGEBYSCORE', KEYS[9], at == '' and '-inf' or at, '+inf', 'WITHSCORES', 'LIMIT', offset, 100) end
+    if #batch == 0 then break end
+    offset = offset + #batch / 2
+    for i = 1, #batch, 2 do
+      local key, t = batch[i], batch[i + 1]
+      local past = at == '' or tonumber(t) ~= tonumber(at) or (desc and key < last) or (not desc and key > last)
+      if past and #out < (limit + 1) * 5 then
+        local j = redis.call('HMGET', ARGV[15] .. key, 'id', 't', 's', 'f')
+        if j[1] then
+          for _, v in ipairs({key, j[1], j[2], j[3] or false, j[4] or false}) do out[#out + 1] = v end
+        end
+      end
+    end
+  end
+  return {'list', unpack(out)}
 end
 return {'ok'}
 `;
@@ -138,7 +165,7 @@ redis.call('LTRIM', KEYS[3], 0, ${USAGE_KEEP - 1})
 return keep
 `;
 
-// KEYS: idem|'', job|'', job index  ARGV: fp, response, idemTtlMs, jobId, jobCreatedAt, jobTtlMs, jobKey
+// KEYS: idem|'', job|'', job index  ARGV: fp, response, idemTtlMs, jobId, jobCreatedAt, jobTtlMs, jobKey, from|''
 const REMEMBER = `
 if KEYS[1] ~= '' then
   redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'r', ARGV[2])
@@ -147,11 +174,31 @@ end
 if KEYS[2] ~= '' then
   if redis.call('EXISTS', KEYS[2]) == 0 then
     redis.call('HSET', KEYS[2], 'id', ARGV[4], 't', ARGV[5])
+    if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'f', ARGV[8]) end
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
     redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6]) / 1000))
 end
+return 1
+`;
+
+// KEYS: claim, holds, released-hold|'', job, job index  ARGV: holdId, state, claimTtlMs, now (s), jobTtlMs, jobKey
+const DISCARD = `
+if redis.call('HGET', KEYS[4], 'd') == '1' then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], 0, 'PX', ARGV[3])
+  if ARGV[1] ~= '' then
+    redis.call('HDEL', KEYS[2], ARGV[1])
+    redis.call('SET', KEYS[3], '1', 'PX', ${RELEASED_HOLD_TTL_MS})
+  end
+end
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('HSET', KEYS[4], 'id', '', 't', ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+end
+redis.call('HSET', KEYS[4], 'd', '1', 's', ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[6])
 return 1
 `;
 
@@ -255,6 +302,7 @@ export class UpstashLedger implements Ledger {
       req.hold ? this.k(a, `hx:${req.hold.id}`) : '',
       this.k(a, 'u'),
       req.lookup ? this.k(a, `j:${req.lookup}`) : '',
+      req.list ? this.k(a, 'jobs') : '',
     ];
     const args = [
       req.now,
@@ -267,14 +315,28 @@ export class UpstashLedger implements Ledger {
       (req.idem?.pendingTtlSec ?? 0) * 1000,
       CLAIM_TTL_SEC * 1000,
       usage ? JSON.stringify(usage) : '',
+      req.list?.order ?? '',
+      req.list?.limit ?? 0,
+      req.list?.after?.createdAt ?? '',
+      req.list?.after?.key ?? '',
+      this.k(a, 'j:'),
     ];
     const reply = (await this.redis.script(ADMIT, keys, args)) as Reply;
     const [status, value] = reply;
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
     switch (status) {
+      case 'list': {
+        const jobs: JobRecord[] = [];
+        for (let i = 1; i + 4 < reply.length; i += 5) {
+          jobs.push({ key: String(reply[i]), id: String(reply[i + 1]), createdAt: Number(reply[i + 2]), state: text(reply[i + 3]), from: text(reply[i + 4]) });
+        }
+        const limit = req.list!.limit;
+        return { ok: true, jobs: jobs.slice(0, limit), hasMore: jobs.length > limit };
+      }
       case 'ok':
         if (!req.lookup) return { ok: true };
         // Redis turns a Lua false into nil: a missing job is {'ok'} or {'ok', nil}.
-        return { ok: true, job: value ? { id: String(value), createdAt: Number(reply[2]), state: typeof reply[3] === 'string' ? reply[3] : null } : null };
+        return { ok: true, job: value ? { key: req.lookup, id: String(value), createdAt: Number(reply[2]), state: text(reply[3]), from: text(reply[4]) } : null };
       case 'rate_limited':
         return { ok: false, reason: 'rate_limited', retryAfterSec: Number(value) };
       case 'insufficient':
@@ -323,7 +385,14 @@ export class UpstashLedger implements Ledger {
   async remember(req: RememberRequest): Promise<void> {
     const { idem, job } = req;
     const keys = [idem ? this.k(req.account, `i:${idem.key}`) : '', job ? this.k(req.account, `j:${job.key}`) : '', this.k(req.account, 'jobs')];
-    const args = [idem?.fingerprint ?? '', idem?.response ?? '', (idem?.ttlSec ?? 0) * 1000, job?.id ?? '', job?.createdAt ?? 0, JOB_TTL_SEC * 1000, job?.key ?? ''];
+    const args = [idem?.fingerprint ?? '', idem?.response ?? '', (idem?.ttlSec ?? 0) * 1000, job?.id ?? '', job?.createdAt ?? 0, JOB_TTL_SEC * 1000, job?.key ?? '', job?.from ?? ''];
     await this.redis.script(REMEMBER, keys, args);
+  }
+
+  async discard(req: DiscardRequest): Promise<boolean> {
+    const a = req.account;
+    const keys = [this.k(a, `c:${req.key}`), this.k(a, 'h'), req.holdId ? this.k(a, `hx:${req.holdId}`) : '', this.k(a, `j:${req.key}`), this.k(a, 'jobs')];
+    const args = [req.holdId ?? '', req.state, CLAIM_TTL_SEC * 1000, Math.floor(req.now / 1000), JOB_TTL_SEC * 1000, req.key];
+    return Number(await this.redis.script(DISCARD, keys, args)) === 1;
   }
 }

@@ -1,6 +1,6 @@
 // Step 3 + 5 of the pipeline in one ledger round trip: rate limit, Idempotency-Key check, and the charge (images)
 // or the hold (video).
-import type { Charge, Hold, JobRecord } from '../ledger/types';
+import type { Charge, Hold, JobPage, JobRecord } from '../ledger/types';
 import { ApiError, badRequest, storeUnavailable } from '../http/errors';
 import { sha256Hex } from '../http/crypto';
 import type { Ctx } from './context';
@@ -38,10 +38,16 @@ export async function readJob(ctx: Ctx, jobKey: string): Promise<JobRecord | nul
   return r.ok ? r.job : null;
 }
 
+/** A list (GET /v1/videos): the read's rate limit and a page of the account's jobs in the same ledger call. */
+export async function listPage(ctx: Ctx, page: JobPage): Promise<{ jobs: JobRecord[]; hasMore: boolean }> {
+  const r = await call(ctx, { bucket: 'read', list: page });
+  return r.ok ? { jobs: r.jobs, hasMore: r.hasMore } : { jobs: [], hasMore: false };
+}
+
 async function call(
   ctx: Ctx,
-  opts: { charge?: Charge; hold?: Hold; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: 'read'; lookup?: string },
-): Promise<{ ok: true; job: JobRecord | null } | { ok: false; response: string }> {
+  opts: { charge?: Charge; hold?: Hold; idem?: IdempotencyInput; pendingTtlSec?: number; bucket?: 'read'; lookup?: string; list?: JobPage },
+): Promise<{ ok: true; job: JobRecord | null; jobs: JobRecord[]; hasMore: boolean } | { ok: false; response: string }> {
   const { key } = ctx;
   const idem = opts.idem && { key: opts.idem.key, fingerprint: opts.idem.fingerprint, pendingTtlSec: opts.pendingTtlSec ?? 300 };
   const r = await admitOrReverse(ctx, {
@@ -53,8 +59,9 @@ async function call(
     hold: opts.hold,
     idem,
     lookup: opts.lookup,
+    list: opts.list,
   });
-  if (r.ok) return { ok: true, job: r.job ?? null };
+  if (r.ok) return { ok: true, job: r.job ?? null, jobs: r.jobs ?? [], hasMore: r.hasMore ?? false };
   switch (r.reason) {
     case 'replay':
       return { ok: false, response: r.response };

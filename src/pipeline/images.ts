@@ -7,6 +7,7 @@ import { randomId } from '../http/crypto';
 import { Bytes, embeddedLength, jsonText } from '../http/json-stream';
 import { persist } from '../ledger';
 import { deliverBase64, deliverUrl, imageKey, MAX_B64_TOTAL, type DeliverContext } from '../media/deliver';
+import { signMediaPath } from '../media/sign';
 import { providerFor } from '../providers';
 import type { ImageRequest } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
@@ -34,20 +35,38 @@ function replayRecord(body: unknown): string {
   return stored.length > MAX_REPLAY_BYTES ? JSON.stringify({ omitted: true }) : stored;
 }
 
+const MEDIA_URL = /\/v1\/media\/([^/?#]+)\?exp=\d+&sig=[\w-]+$/;
+
+/**
+ * A replayed response with its media URLs signed afresh (the first ones may have expired): same objects, new
+ * expiry. Only the gateway's own /v1/media URLs change; anything else is replayed as it was.
+ */
+async function resign(ctx: Ctx, body: unknown): Promise<unknown> {
+  const b = body as { data?: { url?: unknown }[] };
+  if (!Array.isArray(b?.data)) return body;
+  const data = await Promise.all(
+    b.data.map(async (item) => {
+      const key = typeof item?.url === 'string' ? item.url.match(MEDIA_URL)?.[1] : undefined;
+      return key ? { ...item, url: ctx.origin + (await signMediaPath(ctx.cfg, decodeURIComponent(key))) } : item;
+    }),
+  );
+  return { ...b, data };
+}
+
 export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput): Promise<Outcome> {
   const { cfg, key } = ctx;
-  const route = resolveRoute({ model: job.model ?? undefined, kind: 'image' }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
+  const route = resolveRoute({ model: job.model ?? undefined, kind: 'image', hasImage: Boolean(job.image) }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
   const provider = providerFor(route.provider, cfg);
   const claim = `img_${randomId(12)}`;
   const planned = route.unitMicro * job.n;
-  const charge = planned > 0 ? { id: claim, amount: planned, memo: `${route.canonical} x${job.n}` } : undefined;
+  const charge = planned > 0 ? { id: claim, amount: planned, memo: `${route.canonical}${job.image ? ' edit' : ''} x${job.n}` } : undefined;
   const replay = await admit(ctx, { charge, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {
     const stored = JSON.parse(replay) as { body?: unknown };
     if (stored.body === undefined) {
       throw new ApiError(409, 'idempotency_conflict', 'This request already completed and was charged, but its response is too large to replay; use response_format=url for replayable results', 'Idempotency-Key', { 'x-should-retry': 'false' });
     }
-    return { body: stored.body, costMicro: 0, replayed: true };
+    return { body: await resign(ctx, stored.body), costMicro: 0, replayed: true };
   }
   let data: ({ url: string } | { b64_json: Bytes })[];
   try {

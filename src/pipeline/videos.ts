@@ -3,7 +3,7 @@
 // ledger call, no provider call, no CDN read.
 import type { Config } from '../config';
 import { resolveRoute } from '../catalog/resolve';
-import { planFrames, videoCost, type FramePlan } from '../catalog/video';
+import { DEFAULT_SECONDS, planFrames, videoCost, type FramePlan } from '../catalog/video';
 import { ApiError, notFound, upstreamError } from '../http/errors';
 import { hmac, randomId } from '../http/crypto';
 import { decodeJob, encodeJob, type Job } from '../jobs/id';
@@ -16,6 +16,7 @@ import { r2ReadAt } from '../media/store';
 import { providerFor } from '../providers';
 import type { Asset, InputFile } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, readJob, type IdempotencyInput } from './admit';
+import { JOB_TTL_SEC, type JobRecord } from '../ledger/types';
 import type { Ctx } from './context';
 import { release } from './money';
 
@@ -79,6 +80,8 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
     h: holdId,
     s: `${input.width}x${input.height}`,
     t: Math.floor(Date.now() / 1000),
+    q: input.frames === undefined ? Math.round((input.seconds ?? DEFAULT_SECONDS) * 1000) : 0,
+    x: (input.image ? 1 : 0) | (input.audio ? 2 : 0),
   };
   return { job, id: await encodeJob(cfg.SIGNING_SECRET, job), plan };
 }
@@ -87,11 +90,11 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
  * Completes an enqueue in one ledger call: records the job (for listing and for cheap polls) and stores the
  * response an Idempotency-Key replays. Best effort — the job exists either way, and polls still work without it.
  */
-export async function recordEnqueue(ctx: Ctx, enqueued: Enqueued, idem: IdempotencyInput | undefined, response: unknown): Promise<void> {
+export async function recordEnqueue(ctx: Ctx, enqueued: Enqueued, idem: IdempotencyInput | undefined, response: unknown, from?: string): Promise<void> {
   const req = {
     account: ctx.key.account,
     now: Date.now(),
-    job: { key: jobKey(enqueued.job), id: enqueued.id, createdAt: enqueued.job.t },
+    job: { key: jobKey(enqueued.job), id: enqueued.id, createdAt: enqueued.job.t, from },
     ...(idem && { idem: { ...idem, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC } }),
   };
   await persist(() => ctx.ledger.remember(req), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
@@ -104,13 +107,14 @@ export async function loadJob(ctx: Ctx, id: string): Promise<Job> {
   return job;
 }
 
-/** A finished job as the ledger keeps it (the settle that ends the job stores it, once). */
+/** A finished job as the ledger keeps it (the settle that ends the job stores it, once; a delete replaces it). */
 interface Finished {
-  s: 'completed' | 'failed';
+  s: 'completed' | 'failed' | 'deleted';
   /** completed_at (or failed at), unix seconds */
   at: number;
-  /** billed, micro-USD */
+  /** billed, micro-USD, and the seconds that were billed (ms) */
   cost: number;
+  d?: number;
   /** R2 key of the re-hosted copy, else the provider's asset */
   k?: string;
   a?: Asset;
@@ -118,10 +122,22 @@ interface Finished {
   msg?: string;
 }
 
-export type Polled =
+export type Polled = (
   | { status: 'queued' | 'in_progress'; progress: number }
   | { status: 'failed'; code: string; message: string; failedAt: number }
-  | { status: 'completed'; url: string; asset?: Asset; mediaKey?: string; costMicro: number; chargedNow: boolean; completedAt: number };
+  | {
+      status: 'completed';
+      url: string;
+      asset?: Asset;
+      mediaKey?: string;
+      costMicro: number;
+      billedMs: number;
+      chargedNow: boolean;
+      completedAt: number;
+      /** when the gateway stops serving the content (re-hosted copies), unix seconds */
+      expiresAt: number | null;
+    }
+) & { remixedFrom?: string | null };
 
 /**
  * One poll. A finished job is answered from its record (read in the poll's rate-limit call). Otherwise the
@@ -132,7 +148,13 @@ export type Polled =
 export async function pollJob(ctx: Ctx, job: Job, id: string): Promise<Polled> {
   const key = jobKey(job);
   const record = await readJob(ctx, key);
-  if (record?.state) return present(ctx, JSON.parse(record.state) as Finished, false);
+  const from = { remixedFrom: record?.from ?? null };
+  if (record?.state) return { ...(await present(ctx, JSON.parse(record.state) as Finished, false)), ...from };
+  return { ...(await advance(ctx, job, id, key)), ...from };
+}
+
+/** Asks the provider where an unfinished job is, and ends it (settles it) when it has ended. */
+async function advance(ctx: Ctx, job: Job, id: string, key: string): Promise<Polled> {
   const provider = providerFor(job.p, ctx.cfg);
   const state = await provider.videoStatus(job.e, job.r);
   const now = Math.floor(Date.now() / 1000);
@@ -150,16 +172,20 @@ export async function pollJob(ctx: Ctx, job: Job, id: string): Promise<Polled> {
     mediaKey = await videoKey(ctx.cfg, id);
     await deliverUrl(dctx, state.asset, 'video', mediaKey);
   }
+  const plannedMs = Math.round((job.f * 1000) / job.fps);
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
   let amount = 0;
+  let billedMs = plannedMs;
   if (planned > 0) {
     // Bill what was delivered: the file's own duration when shorter than planned (e.g. a short avatar audio). A
     // zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
     const read = mediaKey ? r2ReadAt(ctx.env.MEDIA!, mediaKey) : rangeReader((range) => provider.open(state.asset, range));
     const ms = await mp4DurationMs(read).catch(() => null);
     amount = !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
+    billedMs = !ms ? plannedMs : Math.min(plannedMs, ms);
   }
-  return settle(ctx, job, key, amount, { s: 'completed', at: now, cost: amount, ...(mediaKey ? { k: mediaKey } : { a: state.asset }) });
+  const finished: Finished = { s: 'completed', at: now, cost: amount, d: billedMs, ...(mediaKey ? { k: mediaKey } : { a: state.asset }) };
+  return settle(ctx, job, key, amount, finished);
 }
 
 /**
@@ -188,14 +214,54 @@ async function settle(ctx: Ctx, job: Job, key: string, amount: number, finished:
   return present(ctx, stored, settled.charged && settled.amount > 0);
 }
 
+/**
+ * A job as its record alone tells it (no provider call): a finished one as it ended; one still running is reported
+ * in progress — retrieving it gives its live status.
+ */
+export async function fromRecord(ctx: Ctx, record: JobRecord): Promise<Polled> {
+  const from = { remixedFrom: record.from };
+  if (!record.state) return { status: 'in_progress', progress: 50, ...from };
+  return { ...(await present(ctx, JSON.parse(record.state) as Finished, false)), ...from };
+}
+
+/** How long the gateway serves a re-hosted video after completion (its record lives as long). */
+export const CONTENT_TTL_SEC = JOB_TTL_SEC;
+
 /** A finished job as the customer sees it: a freshly signed URL to the same content every time. */
 async function present(ctx: Ctx, f: Finished, chargedNow: boolean): Promise<Polled> {
+  if (f.s === 'deleted') throw notFound('No such video');
   if (f.s === 'failed') return { status: 'failed', code: f.code ?? 'generation_failed', message: f.msg ?? 'The video could not be generated', failedAt: f.at };
   let url: string;
   if (f.k) url = ctx.origin + (await signMediaPath(ctx.cfg, f.k));
   else if (f.a?.kind === 'worker') url = ctx.origin + (await signMediaPath(ctx.cfg, workerKey(f.a)));
   else url = f.a!.url;
-  return { status: 'completed', url, asset: f.a, mediaKey: f.k, costMicro: f.cost, chargedNow, completedAt: f.at };
+  return {
+    status: 'completed',
+    url,
+    asset: f.a,
+    mediaKey: f.k,
+    costMicro: f.cost,
+    billedMs: f.d ?? 0,
+    chargedNow,
+    completedAt: f.at,
+    expiresAt: f.k ? f.at + CONTENT_TTL_SEC : null,
+  };
+}
+
+/**
+ * Deletes a job: ends it if it still runs (no charge: its hold is released and its claim settled at 0), marks it
+ * deleted so it is neither listed nor served again, removes the re-hosted copy, and asks the provider to stop.
+ */
+export async function deleteJob(ctx: Ctx, job: Job, id: string): Promise<void> {
+  const state: Finished = { s: 'deleted', at: Math.floor(Date.now() / 1000), cost: 0 };
+  const req = { account: job.a, key: jobKey(job), holdId: job.h || undefined, state: JSON.stringify(state), now: Date.now() };
+  if (!(await persist(() => ctx.ledger.discard(req), ctx.cfg.STORE_TIMEOUT_MS))) throw notFound('No such video');
+  if (ctx.env.MEDIA) await ctx.env.MEDIA.delete(await videoKey(ctx.cfg, id)).catch(() => {});
+  const cancel = providerFor(job.p, ctx.cfg)
+    .cancel(job.e, job.r)
+    .catch(() => {});
+  if (ctx.exec) ctx.exec.waitUntil(cancel);
+  else await cancel;
 }
 
 /** The R2 key of a job's re-hosted video: derived from the id, so concurrent polls write one object. */

@@ -37,7 +37,7 @@ export class FalProvider implements Provider {
     private readonly timeoutMs: number,
   ) {}
 
-  private headers(opts?: RunOptions): Record<string, string> {
+  private headers(opts?: Pick<RunOptions, 'shortRetention'>): Record<string, string> {
     if (!this.cfg.FAL_KEY) throw providerUnavailable('The paid provider is not configured');
     const h: Record<string, string> = {
       authorization: `Key ${this.cfg.FAL_KEY}`,
@@ -64,19 +64,21 @@ export class FalProvider implements Provider {
     return { kind: 'url', url, contentType: typeof contentType === 'string' ? contentType : fallback };
   }
 
-  async generateImages(route: Route, req: ImageRequest, opts: RunOptions): Promise<ImageResult> {
+  async generateImages(route: Route, req: ImageRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<ImageResult> {
+    // Image-to-image takes the image (inline, streamed) instead of a size: the output has the input's size.
     const input = {
       prompt: req.prompt,
-      image_size: req.preset ?? { width: req.width, height: req.height },
+      ...(req.image ? { image_url: new Bytes(req.image.bytes, `data:${req.image.type};base64,`) } : { image_size: req.preset ?? { width: req.width, height: req.height } }),
       num_images: req.n,
       output_format: req.format,
       enable_safety_checker: true,
       ...(req.seed !== undefined && { seed: req.seed }),
     };
+    const body = jsonStream(input);
     const reply = await this.call(`${this.cfg.falRunBase}/${encPath(route.endpoint)}`, {
       method: 'POST',
-      headers: this.headers(opts),
-      body: JSON.stringify(input),
+      headers: { ...this.headers(opts), 'content-length': String(body.length) },
+      body: sized(body),
     });
     const out = expectShape(imagesReply, reply);
     const assets = out.images.slice(0, req.n).map((i) => this.asset(i.url, i.content_type, `image/${req.format}`));
@@ -85,7 +87,7 @@ export class FalProvider implements Provider {
     return { assets, revisedPrompt: revised };
   }
 
-  async submitVideo(route: Route, req: VideoRequest, opts: RunOptions): Promise<string> {
+  async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<string> {
     const body = jsonStream(videoInput(route, req));
     const headers = { ...this.headers(opts), 'content-length': String(body.length) };
     const reply = await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}`, {
@@ -112,6 +114,12 @@ export class FalProvider implements Provider {
     }
     const out = expectShape(videoReply, await readJsonBody(res, deadline));
     return { status: 'completed', asset: this.asset(out.video.url, out.video.content_type, 'video/mp4') };
+  }
+
+  async cancel(endpoint: string, requestId: string): Promise<void> {
+    const url = `${this.cfg.falQueueBase}/${encPath(endpointBase(endpoint))}/requests/${encodeURIComponent(requestId)}/cancel`;
+    const res = await upstreamFetch(url, { method: 'PUT', headers: this.headers() }, this.timeoutMs);
+    await res.body?.cancel();
   }
 
   async open(asset: Asset, range?: string | null): Promise<Response> {

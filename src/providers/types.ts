@@ -17,6 +17,8 @@ export interface ImageRequest {
   preset?: string;
   seed?: number;
   format: 'png' | 'jpeg';
+  /** The image to edit (image-to-image), typed by its bytes. */
+  image?: LoadedInput;
 }
 
 export interface ImageResult {
@@ -61,4 +63,6 @@ export interface Provider {
   videoStatus(endpoint: string, requestId: string): Promise<VideoState>;
   /** Opens an asset's bytes (Range passed through when given). */
   open(asset: Asset, range?: string | null): Promise<Response>;
+  /** Asks the provider to stop a job (best effort: it may have finished). */
+  cancel(endpoint: string, requestId: string): Promise<void>;
 }

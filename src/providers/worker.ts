@@ -90,12 +90,14 @@ export class WorkerProvider implements Provider {
   }
 
   async generateImages(route: Route, req: ImageRequest): Promise<ImageResult> {
+    const image = req.image ? await this.put(req.image) : undefined;
     const id = await this.queuePrompt(route.endpoint, {
       prompt: req.prompt,
       seed: req.seed ?? randomSeed(),
       width: req.width,
       height: req.height,
       batch: req.n,
+      image,
     });
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
@@ -141,6 +143,11 @@ export class WorkerProvider implements Provider {
     return { status: 'completed', asset };
   }
 
+  async cancel(_workflow: string, promptId: string): Promise<void> {
+    const res = await this.fetch('/interrupt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt_id: promptId }) });
+    await res.body?.cancel();
+  }
+
   open(asset: Asset, range?: string | null): Promise<Response> {
     if (asset.kind !== 'worker') throw upstreamError('Not a worker file');
     const q = new URLSearchParams({ filename: asset.filename, subfolder: asset.subfolder, type: asset.type });
@@ -150,7 +157,11 @@ export class WorkerProvider implements Provider {
   /** Puts an input on the worker (ComfyUI loads inputs by name); URLs are fetched under the customer-URL rules. */
   private async upload(input: InputFile | undefined, kind: InputKind, opts: RunOptions): Promise<string | undefined> {
     if (!input) return undefined;
-    const file: LoadedInput = 'url' in input ? await fetchInput(input.url, kind, input.field, opts.urlRules, this.timeoutMs) : input.loaded;
+    return this.put('url' in input ? await fetchInput(input.url, kind, input.field, opts.urlRules, this.timeoutMs) : input.loaded);
+  }
+
+  /** Uploads bytes with /upload/image under a fresh name; returns the name a workflow loads them by. */
+  private async put(file: LoadedInput): Promise<string> {
     const form = multipart({ type: 'input', overwrite: 'true' }, 'image', `phi_${crypto.randomUUID()}.${file.ext}`, file);
     const headers: Record<string, string> = { 'content-type': form.type, 'content-length': String(form.length) };
     // SigV4 signs a hash of the body: compute it over one pass of the stream, then send a second pass.

@@ -32,6 +32,18 @@ const krea2 = (i: WorkflowInputs): Graph => ({
   '9': { class_type: 'SaveImage', inputs: { images: ['8', 0], filename_prefix: 'phi/krea2' } },
 });
 
+/** Krea 2 image-to-image: the input image, scaled to the requested size, encoded and partly re-noised. */
+const krea2Edit = (i: WorkflowInputs): Graph => {
+  const g = krea2(i);
+  g['10'] = { class_type: 'LoadImage', inputs: { image: i.image } };
+  g['11'] = { class_type: 'ImageScale', inputs: { image: ['10', 0], upscale_method: 'lanczos', width: i.width, height: i.height, crop: 'center' } };
+  g['12'] = { class_type: 'VAEEncode', inputs: { pixels: ['11', 0], vae: ['3', 0] } };
+  g['13'] = { class_type: 'RepeatLatentBatch', inputs: { samples: ['12', 0], amount: i.batch ?? 1 } };
+  delete g['6'];
+  g['7']!.inputs = { ...g['7']!.inputs, latent_image: ['13', 0], denoise: 0.75 };
+  return g;
+};
+
 const wanBase = (i: WorkflowInputs): Graph => ({
   '1': { class_type: 'UNETLoader', inputs: { unet_name: 'bernini_wan2.2_14b_fp8.safetensors', weight_dtype: 'fp8_e4m3fn' } },
   '2': { class_type: 'CLIPLoader', inputs: { clip_name: 'umt5_xxl_fp8_e4m3fn_scaled.safetensors', type: 'wan' } },
@@ -97,6 +109,7 @@ const infinitetalk = (i: WorkflowInputs): Graph => ({
 
 export const WORKFLOWS: Record<string, (i: WorkflowInputs) => Graph> = {
   'krea-2': krea2,
+  'krea-2-edit': krea2Edit,
   bernini,
   'bernini-i2v': berniniI2v,
   infinitetalk,

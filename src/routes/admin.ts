@@ -5,21 +5,21 @@ import { forgetKeys, requireAdmin } from '../http/auth';
 import { TEST_KEY } from '../http/auth';
 import { randomHex, randomId, sha256Hex } from '../http/crypto';
 import { badRequest, notFound } from '../http/errors';
-import { parse, readJson } from '../http/validate';
+import { bool, intIn, oneOf, parse, readJson } from '../http/validate';
 
 /** Account names: 1-64 of a-z 0-9 _ . - starting with a letter or digit (one spelling per account). */
 const ACCOUNT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-const accountName = z.string().check(z.regex(ACCOUNT, "must be 1-64 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit"));
-const micro = z.int().check(z.gte(0), z.lte(1e12));
+const ACCOUNT_RULE = "must be 1-64 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit";
+const accountName = z.string({ error: ACCOUNT_RULE }).check(z.regex(ACCOUNT, ACCOUNT_RULE));
 
 const issueBody = z.object({
-  tier: z.enum(['paid', 'test']),
+  tier: oneOf(['paid', 'test']),
   account: z.optional(accountName),
-  credits_micro: z.optional(micro),
-  rpm: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
+  credits_micro: z.optional(intIn(0, 1e12)),
+  rpm: z.optional(intIn(1, 100_000)),
 });
 
-const creditBody = z.object({ amount_micro: micro.check(z.gte(1)), create: z.optional(z.boolean()) });
+const creditBody = z.object({ amount_micro: intIn(1, 1e12), create: z.optional(bool()) });
 
 /** The account named in the path: valid, and never the shared test key's (reserved) account. */
 function accountParam(raw: string | undefined): string {

@@ -1,26 +1,27 @@
 import { Hono } from 'hono/tiny';
+import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { sha256Hex } from '../http/crypto';
 import { badRequest } from '../http/errors';
-import { parse, parseJson } from '../http/validate';
+import { bool, intLike, nullish, oneOf, parse, parseJson, str, text } from '../http/validate';
 import { idempotencyFrom } from '../pipeline/admit';
 import { ctxOf } from '../pipeline/context';
-import { runImages } from '../pipeline/images';
+import { runImages, type ImageJob } from '../pipeline/images';
+import { fileDigest } from '../http/crypto';
+import { typedInput, type LoadedInput } from '../media/inputs';
 import { jsonStream, sized } from '../http/json-stream';
 
-const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
-
 /** OpenAI images request; unknown fields (quality, style, user, background, …) are tolerated and ignored. */
-const imageBody = z.looseObject({
-  prompt: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(4000, 'must be at most 4000 characters')),
-  model: nullish(z.string()),
-  n: nullish(z.int().check(z.gte(1, 'must be between 1 and 4'), z.lte(4, 'must be between 1 and 4'))),
-  size: nullish(z.string()),
-  response_format: nullish(z.enum(['url', 'b64_json'])),
-  output_format: nullish(z.enum(['png', 'jpeg'])),
-  seed: nullish(z.int().check(z.gte(0), z.lte(2 ** 32 - 1))),
-  stream: nullish(z.boolean()),
+export const imageBody = z.looseObject({
+  prompt: text(4000),
+  model: nullish(str(128)),
+  n: nullish(intLike(1, 4)),
+  size: nullish(str(32)),
+  response_format: nullish(oneOf(['url', 'b64_json'])),
+  output_format: nullish(oneOf(['png', 'jpeg'])),
+  seed: nullish(intLike(0, 2 ** 32 - 1)),
+  stream: nullish(z.union([bool(), oneOf(['true', 'false'])])),
 });
 
 /** fal's image_size presets, by exact pixel size. */
@@ -44,11 +45,9 @@ export function parseImageSize(size: string | null | undefined): { width: number
   return { width, height, preset: PRESETS[`${width}x${height}`] };
 }
 
-export const images = new Hono<AppEnv>().post('/images/generations', async (c) => {
-  const raw = await c.req.text();
-  const body = parse(imageBody, parseJson(raw));
-  if (body.stream) throw badRequest('stream', 'Streaming image generation is not supported');
-  const job = {
+function imageJob(body: z.infer<typeof imageBody>, image?: LoadedInput): ImageJob {
+  if (body.stream === true || body.stream === 'true') throw badRequest('stream', "'stream' must be false: streaming image generation is not supported");
+  return {
     model: body.model ?? undefined,
     prompt: body.prompt,
     n: body.n ?? 1,
@@ -56,8 +55,12 @@ export const images = new Hono<AppEnv>().post('/images/generations', async (c) =
     seed: body.seed ?? undefined,
     format: body.output_format ?? 'png',
     responseFormat: body.response_format ?? 'url',
-  } as const;
-  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'images', await sha256Hex(raw));
+    image,
+  };
+}
+
+async function respond(c: Context<AppEnv>, job: ImageJob, scope: string, digest: string) {
+  const idem = await idempotencyFrom(c.req.header('idempotency-key'), scope, digest);
   const out = await runImages(ctxOf(c), job, idem);
   c.header('x-phi-cost-micro', String(out.costMicro));
   if (out.replayed) c.header('idempotent-replayed', 'true');
@@ -65,4 +68,48 @@ export const images = new Hono<AppEnv>().post('/images/generations', async (c) =
   if (job.responseFormat === 'url') return c.json(out.body);
   const json = jsonStream(out.body);
   return c.body(sized(json), 200, { 'content-type': 'application/json' });
-});
+}
+
+/**
+ * OpenAI image edits (multipart, as the SDK's images.edit sends it): one input image (`image`, or a single
+ * `image[]`), a prompt and the generation fields as text. Image-to-image on the same model, billed the same.
+ */
+async function readEdit(c: Context<AppEnv>): Promise<{ job: ImageJob; digest: string }> {
+  if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
+    throw badRequest(null, 'Image edits are multipart/form-data: the image as a file part named image');
+  }
+  let form: FormData;
+  try {
+    form = await c.req.raw.formData();
+  } catch {
+    throw badRequest(null, 'The multipart body could not be parsed');
+  }
+  const fields: Record<string, string> = {};
+  const files: [string, File][] = [];
+  const sig: string[] = [];
+  for (const [name, value] of form) {
+    if (typeof value === 'string') {
+      fields[name] = value;
+      sig.push(`${name}=${value}`);
+    } else {
+      files.push([name, value as File]);
+      sig.push(`${name}:${await fileDigest(value as File)}`);
+    }
+  }
+  if (files.some(([name]) => name === 'mask')) throw badRequest('mask', "'mask' is not supported: the whole image is edited");
+  const images = files.filter(([name]) => name === 'image' || name === 'image[]');
+  if (images.length !== 1 || images.length !== files.length) throw badRequest('image', "'image' must be exactly one image file (PNG, JPEG or WebP)");
+  const [field, file] = images[0]!;
+  const image = await typedInput(file, 'image', field);
+  return { job: imageJob(parse(imageBody, fields), image), digest: await sha256Hex(sig.join('\n')) };
+}
+
+export const images = new Hono<AppEnv>()
+  .post('/images/generations', async (c) => {
+    const raw = await c.req.text();
+    return respond(c, imageJob(parse(imageBody, parseJson(raw))), 'images', await sha256Hex(raw));
+  })
+  .post('/images/edits', async (c) => {
+    const { job, digest } = await readEdit(c);
+    return respond(c, job, 'edits', digest);
+  });

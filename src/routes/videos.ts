@@ -3,33 +3,35 @@ import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { secondsString } from '../catalog/video';
-import { badRequest, notFound } from '../http/errors';
-import { parse, parseJson } from '../http/validate';
-import type { Job } from '../jobs/id';
+import { ApiError, badRequest, notFound } from '../http/errors';
+import { intLike, nullish, numeric, oneOf, parse, parseJson, str, text } from '../http/validate';
+import { decodeJob, type Job } from '../jobs/id';
+import type { JobPage } from '../ledger/types';
 import { proxyFile, serveMedia } from '../media/store';
-import { idempotencyFrom } from '../pipeline/admit';
-import { ctxOf } from '../pipeline/context';
-import { enqueueVideo, loadJob, pollJob, recordEnqueue, type Polled, type VideoInput } from '../pipeline/videos';
+import { admit, idempotencyFrom, listPage, type IdempotencyInput } from '../pipeline/admit';
+import { ctxOf, type Ctx } from '../pipeline/context';
+import { deleteJob, enqueueVideo, fromRecord, jobKey, loadJob, pollJob, recordEnqueue, type Polled, type VideoInput } from '../pipeline/videos';
 import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
-import { b64url, sha256Hex } from '../http/crypto';
+import { fileDigest, sha256Hex } from '../http/crypto';
 import type { UrlRules } from '../http/urls';
 import { checkInputUrl, dataUriInput, typedInput, type InputKind } from '../media/inputs';
 
-const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
-const mediaUrl = z.string().check(z.regex(/^(https?:\/\/|data:)/i, 'must be an https or data: URL'), z.maxLength(16 * 1024 * 1024));
-const numeric = z.pipe(z.union([z.number(), z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number'))]), z.transform(Number));
+const mediaUrl = z.string({ error: 'must be an https URL or a data: URI' }).check(
+  z.regex(/^(https?:\/\/|data:)/i, 'must be an https URL or a data: URI'),
+  z.maxLength(2 * 1024 * 1024, 'must be at most 2 MiB; send files as multipart'),
+);
 
 const videoBody = z.looseObject({
-  prompt: z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(4000, 'must be at most 4000 characters')),
-  model: nullish(z.string()),
-  seconds: nullish(numeric),
-  frames: nullish(z.pipe(numeric, z.int())),
-  size: nullish(z.string()),
-  seed: nullish(z.pipe(numeric, z.int().check(z.gte(0), z.lte(2 ** 32 - 1)))),
+  prompt: text(4000),
+  model: nullish(str(128)),
+  seconds: nullish(numeric('a number of seconds')),
+  frames: nullish(intLike(1, 10_000)),
+  size: nullish(str(32)),
+  seed: nullish(intLike(0, 2 ** 32 - 1)),
   image_url: nullish(mediaUrl),
   audio_url: nullish(mediaUrl),
-  input_reference: nullish(z.object({ image_url: mediaUrl })),
+  input_reference: nullish(z.object({ image_url: mediaUrl }, { error: 'must be a file, or an object with image_url' })),
 });
 
 const ALLOWED_SIZES = /^(\d{3,4})x(\d{3,4})$/;
@@ -105,14 +107,16 @@ async function urlInput(url: string, kind: InputKind, field: string, rules: UrlR
   return { field, url };
 }
 
-async function fileDigest(file: File): Promise<string> {
-  const digest = new crypto.DigestStream('SHA-256');
-  await file.stream().pipeTo(digest);
-  return b64url(new Uint8Array(await digest.digest));
-}
+/** The seconds as asked (echoed), or as planned from frames when frames were asked for. */
+const askedSeconds = (job: Job) => (job.q > 0 ? String(job.q / 1000) : secondsString({ frames: job.f, fps: job.fps }));
 
-/** The OpenAI Video object (all fields present), plus `url` / `cost_micro` extensions when completed. */
-function videoObject(id: string, job: Job, state: Polled | { status: 'queued'; progress: 0 }) {
+type State = Polled | { status: 'queued'; progress: 0; remixedFrom?: string | null };
+
+/**
+ * The OpenAI Video object, every field present; `seconds` echoes what was asked. Extensions when completed: `url`,
+ * `cost_micro` and `billed_seconds` (what the bill is for: the delivered duration, at most the planned one).
+ */
+function videoObject(id: string, job: Job, state: State) {
   const done = state.status === 'completed';
   return {
     id,
@@ -122,32 +126,36 @@ function videoObject(id: string, job: Job, state: Polled | { status: 'queued'; p
     progress: done ? 100 : state.status === 'failed' ? 0 : state.progress,
     created_at: job.t,
     completed_at: done ? state.completedAt : null,
-    expires_at: null,
+    expires_at: done ? state.expiresAt : null,
     prompt: null,
     size: job.s,
-    seconds: secondsString({ frames: job.f, fps: job.fps }),
-    remixed_from_video_id: null,
+    seconds: askedSeconds(job),
+    remixed_from_video_id: state.remixedFrom ?? null,
     error: state.status === 'failed' ? { code: state.code, message: state.message } : null,
-    ...(done && { url: state.url, cost_micro: state.costMicro }),
+    ...(done && { url: state.url, cost_micro: state.costMicro, billed_seconds: String(state.billedMs / 1000) }),
   };
 }
 
 const POLL_AFTER_MS = '2000';
 
-async function enqueue(c: Context<AppEnv>) {
-  const ctx = ctxOf(c);
-  const { input, digest } = await readVideoRequest(c, ctx.urlRules);
-  const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'videos', digest);
+/** Enqueues `input` and answers the queued Video object (or the Idempotency-Key's replay). */
+async function start(c: Context<AppEnv>, ctx: Ctx, input: VideoInput, idem: IdempotencyInput | undefined, from?: string) {
   const out = await enqueueVideo(ctx, input, idem);
   c.header('x-phi-cost-micro', '0');
   if ('replay' in out) {
     c.header('idempotent-replayed', 'true');
     return c.json(out.replay as object);
   }
-  const body = videoObject(out.id, out.job, { status: 'queued', progress: 0 });
-  await recordEnqueue(ctx, out, idem, body);
+  const body = videoObject(out.id, out.job, { status: 'queued', progress: 0, remixedFrom: from ?? null });
+  await recordEnqueue(ctx, out, idem, body, from);
   c.header('openai-poll-after-ms', POLL_AFTER_MS);
   return c.json(body);
+}
+
+async function enqueue(c: Context<AppEnv>) {
+  const ctx = ctxOf(c);
+  const { input, digest } = await readVideoRequest(c, ctx.urlRules);
+  return start(c, ctx, input, await idempotencyFrom(c.req.header('idempotency-key'), 'videos', digest));
 }
 
 /** Polls and downloads count against the key's limit in their own (larger) window. */
@@ -158,20 +166,81 @@ async function pollFor(c: Context<AppEnv>) {
   return { ctx, id, job, state: await pollJob(ctx, job, id) };
 }
 
+const listQuery = z.object({
+  after: nullish(str(300)),
+  limit: nullish(intLike(1, 100)),
+  order: nullish(oneOf(['asc', 'desc'])),
+});
+
+const remixBody = z.looseObject({ prompt: text(4000) });
+
 export const videos = new Hono<AppEnv>()
   .post('/videos', enqueue)
   .post('/videos/generations', enqueue)
+  // The account's videos, newest first by default; `after` is the last id of the previous page.
+  .get('/videos', async (c) => {
+    const ctx = ctxOf(c);
+    const q = parse(listQuery, c.req.query());
+    const order = q.order ?? 'desc';
+    let after: JobPage['after'];
+    if (q.after) {
+      const job = await decodeJob(ctx.cfg.SIGNING_SECRET, q.after, ctx.key.account);
+      if (!job) throw badRequest('after', "'after' must be the id of one of your videos");
+      after = { createdAt: job.t, key: jobKey(job) };
+    }
+    const page = await listPage(ctx, { after, limit: q.limit ?? 20, order });
+    const data = [];
+    for (const record of page.jobs) {
+      const job = await decodeJob(ctx.cfg.SIGNING_SECRET, record.id, ctx.key.account);
+      if (!job || (job.p === 'fal') !== (ctx.key.tier === 'paid')) continue;
+      data.push(videoObject(record.id, job, await fromRecord(ctx, record)));
+    }
+    return c.json({ object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.hasMore });
+  })
   .get('/videos/:id', async (c) => {
     const { id, job, state } = await pollFor(c);
     c.header('x-phi-cost-micro', String(state.status === 'completed' && state.chargedNow ? state.costMicro : 0));
     if (state.status === 'queued' || state.status === 'in_progress') c.header('openai-poll-after-ms', POLL_AFTER_MS);
     return c.json(videoObject(id, job, state));
   })
+  .delete('/videos/:id', async (c) => {
+    const ctx = ctxOf(c);
+    const id = c.req.param('id');
+    await admit(ctx, {});
+    await deleteJob(ctx, await loadJob(ctx, id), id);
+    return c.json({ id, object: 'video.deleted', deleted: true });
+  })
+  // A new job with the original's model, length and size and a new prompt (a new charge).
+  .post('/videos/:id/remix', async (c) => {
+    const ctx = ctxOf(c);
+    const id = c.req.param('id');
+    const original = await loadJob(ctx, id);
+    const raw = await c.req.text();
+    const { prompt } = parse(remixBody, parseJson(raw));
+    if (original.x) {
+      throw badRequest('id', 'A video made from input files (an image or audio) cannot be remixed: create a new one with the files');
+    }
+    const [width, height] = original.s.split('x').map(Number) as [number, number];
+    const input: VideoInput = {
+      prompt,
+      model: original.m,
+      ...(original.q > 0 ? { seconds: original.q / 1000 } : { frames: original.f }),
+      width,
+      height,
+    };
+    const idem = await idempotencyFrom(c.req.header('idempotency-key'), 'remix', await sha256Hex(`${id}\n${raw}`));
+    return start(c, ctx, input, idem, id);
+  })
   .get('/videos/:id/content', async (c) => {
     const variant = c.req.query('variant');
-    if (variant && variant !== 'video') throw badRequest('variant', `Variant '${variant}' is not available; only 'video'`);
+    if (variant && variant !== 'video') throw badRequest('variant', `'variant' must be video: thumbnails and spritesheets are not available`);
     const { ctx, job, state } = await pollFor(c);
-    if (state.status !== 'completed') throw notFound(`Video is not ready (status ${state.status})`);
+    if (state.status === 'failed') {
+      throw new ApiError(409, 'video_not_ready', 'The video failed; it has no content', null, { 'x-should-retry': 'false' });
+    }
+    if (state.status !== 'completed') {
+      throw new ApiError(409, 'video_not_ready', `The video is not ready yet (status ${state.status}); poll it until it is completed`, null, { 'retry-after': '2' });
+    }
     let res: Response | null;
     if (state.mediaKey) {
       // Re-hosted: served from R2 (no provider call, no CDN read).
