@@ -3,14 +3,14 @@
 import { createServer } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AwsV4Signer } from 'aws4fetch';
-import { png, mp4 } from './media.mjs';
+import { gradientPng, png, mp4 } from './media.mjs';
 
 export const DEFAULT_KNOWN_NODES = ['CheckpointLoaderSimple', 'UNETLoader', 'CLIPLoader', 'DualCLIPLoader',
   'VAELoader', 'CLIPTextEncode', 'ConditioningZeroOut', 'EmptyLatentImage', 'EmptySD3LatentImage',
   'EmptyHunyuanLatentVideo', 'KSampler', 'KSamplerAdvanced', 'ModelSamplingSD3', 'VAEDecode', 'SaveImage',
   'PreviewImage', 'LoadImage', 'LoadAudio', 'CLIPVisionLoader', 'CLIPVisionEncode', 'WanImageToVideo',
   'CreateVideo', 'SaveVideo', 'SaveAnimatedWEBP', 'VHS_VideoCombine', 'VHS_LoadAudioUpload', 'AudioEncoderLoader',
-  'AudioEncoderEncode', 'WanInfiniteTalkToVideo', 'ModelPatchLoader', 'ImageScale', 'TrimVideoLatent'];
+  'AudioEncoderEncode', 'WanInfiniteTalkToVideo', 'ModelPatchLoader', 'ImageScale', 'TrimVideoLatent', 'VAEEncode', 'RepeatLatentBatch'];
 const OUTPUT_NODES = new Set(['SaveImage', 'SaveVideo', 'SaveAnimatedWEBP', 'VHS_VideoCombine', 'PreviewImage']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TYPES = { png: 'image/png', mp4: 'video/mp4', webp: 'image/webp', webm: 'video/webm', jpg: 'image/jpeg',
@@ -113,18 +113,24 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
   function makeOutputs(job) {
     const all = Object.values(job.graph);
     const num = (key) => all.map((n) => n.inputs?.[key]).find((v) => typeof v === 'number');
-    const latent = all.find((n) => ['EmptyLatentImage', 'EmptySD3LatentImage'].includes(n.class_type))?.inputs || {};
-    const small = (w, h) => { const f = Math.min(1, 64 / Math.max(w, h)); return [Math.max(1, Math.round(w * f)), Math.max(1, Math.round(h * f))]; };
+    // Text to image: an empty latent of width x height x batch_size. Image to image: the input scaled by
+    // ImageScale to width x height, VAE-encoded, repeated `amount` times by RepeatLatentBatch.
+    const empty = all.find((n) => ['EmptyLatentImage', 'EmptySD3LatentImage'].includes(n.class_type))?.inputs;
+    const scale = all.find((n) => n.class_type === 'ImageScale')?.inputs || {};
+    const repeat = all.find((n) => n.class_type === 'RepeatLatentBatch')?.inputs || {};
+    const latent = empty || { width: scale.width, height: scale.height, batch_size: repeat.amount ?? 1 };
+    const side = (v, def) => (Number.isInteger(v) && v > 0 ? v : def);
     const outputs = {};
     for (const id of job.outputNodeIds) {
       const { class_type: ct, inputs = {} } = job.graph[id];
       if (ct === 'SaveImage' || ct === 'PreviewImage') {
         const type = ct === 'SaveImage' ? 'output' : 'temp';
         const count = typeof latent.batch_size === 'number' ? latent.batch_size : 1;
-        const [w, h] = small(typeof latent.width === 'number' ? latent.width : 64, typeof latent.height === 'number' ? latent.height : 64);
+        // Exactly the latent's size (ComfyUI's EmptyLatentImage default, 512, when the graph has none).
+        const [w, h] = [side(latent.width, 512), side(latent.height, 512)];
         outputs[id] = { images: Array.from({ length: count }, (_, i) => {
           const f = nextName(type === 'temp' ? 'ComfyUI_temp' : inputs.filename_prefix || 'ComfyUI', 'png');
-          store(type, f.subfolder, f.filename, png(w, h, [(job.number * 40) % 256, (i * 60) % 256, 128]));
+          store(type, f.subfolder, f.filename, gradientPng(w, h, [(job.number * 40) % 256, (i * 60) % 256, 128]));
           return { ...f, type };
         }) };
         continue;
@@ -138,8 +144,8 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       const fps = (typeof inputs.frame_rate === 'number' && inputs.frame_rate) || num('fps') || num('frame_rate') || 16;
       const frames = num('length') ?? num('num_frames');
       const seconds = frames ? frames / fps : 2;
-      const [w, h] = small(num('width') || 64, num('height') || 64);
-      const bytes = mp4({ seconds, fps, width: w, height: h });
+      // A decodable 64x64 H.264 picture; the requested width x height is the track's presentation size (tkhd).
+      const bytes = mp4({ seconds, fps, width: side(num('width'), 64), height: side(num('height'), 64) });
       if (ct === 'SaveVideo') {
         const f = nextName(inputs.filename_prefix || 'video/ComfyUI', 'mp4');
         store('output', f.subfolder, f.filename, bytes);

@@ -7,9 +7,11 @@
 // the outputs without a Content-Length. Faults: #fal-shape-<name> answers a wrong-shaped JSON body (see SHAPES),
 // #fal-stall sends half a sync result and stalls, #fal-stall-file / #fal-short-file serve an output file that stalls
 // half way / ends short of its Content-Length. Every request except /__calls is recorded in `calls`.
+// Outputs are real files: PNGs of exactly the reported width x height (text-to-image: image_size; image-to-image:
+// the input PNG's size) and MP4s that players decode (see media.mjs).
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { fmp4, mp4, padded, png } from './media.mjs';
+import { fmp4, gradientPng, mp4, padded, pngSize } from './media.mjs';
 
 const PRESETS = { square_hd: [1024, 1024], square: [512, 512], portrait_4_3: [768, 1024],
   portrait_16_9: [576, 1024], landscape_4_3: [1024, 768], landscape_16_9: [1024, 576] };
@@ -45,6 +47,16 @@ const int = (input, field, def, min, max, loc = field) => {
   if (v > max) throw invalid(loc, `ensure this value is less than or equal to ${max}`, 'value_error.number.not_le');
   return v;
 };
+const num = (input, field, def, min, max) => {
+  const v = input[field] ?? def;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, 'value is not a valid float', 'type_error.float');
+  if (v < min) throw invalid(field, `ensure this value is greater than or equal to ${min}`, 'value_error.number.not_ge');
+  if (v > max) throw invalid(field, `ensure this value is less than or equal to ${max}`, 'value_error.number.not_le');
+  return v;
+};
+const bool = (input, field) => {
+  if (input[field] != null && typeof input[field] !== 'boolean') throw invalid(field, 'value could not be parsed to a boolean', 'type_error.bool');
+};
 const seedOf = (input) => (Number.isInteger(input.seed) ? input.seed : Math.floor(Math.random() * 2 ** 31));
 
 const FOREIGN_URL = 'https://cdn.evil.example/files/owned.png';
@@ -69,7 +81,30 @@ const shapeOf = (prompt, where) => {
 };
 const HTML = Buffer.from('<!doctype html><script>fetch("/v1/account")</script>');
 
-/** Image models (ids containing `flux`). */
+/** output_format, num_images and seed, shared by the image models. */
+function imageOptions(input) {
+  const n = int(input, 'num_images', 1, 1, 4);
+  const format = input.output_format ?? 'jpeg';
+  if (format !== 'jpeg' && format !== 'png') throw invalid('output_format', "value is not a valid enumeration member; permitted: 'jpeg', 'png'", 'type_error.enum');
+  return { n, format, seed: seedOf(input) };
+}
+
+/**
+ * The images of a result: `partial` ones (#fal-partial) or n, each a PNG of exactly w x h (a soft gradient whose
+ * colour follows the seed and the image's index). The file is always PNG bytes (served as image/png); for
+ * output_format=jpeg the JSON still says image/jpeg.
+ */
+function makeImages(input, addFile, partial, { w, h, n, format, seed }) {
+  const hostile = (make) => input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL
+    : input.prompt.includes('#fal-html') ? addFile('png', HTML) : addFile('png', make());
+  const images = Array.from({ length: partial ? 1 : n }, (_, i) => ({
+    url: hostile(() => gradientPng(w, h, [seed & 255, (seed >> 8) & 255, i * 60])),
+    width: w, height: h, content_type: format === 'png' ? 'image/png' : 'image/jpeg',
+  }));
+  return { images, timings: { inference: 0.42 }, seed, has_nsfw_concepts: images.map(() => false), prompt: input.prompt };
+}
+
+/** Image models (ids containing `flux`): text to image. */
 function imageModel(input, addFile, partial) {
   str(input, 'prompt');
   const size = input.image_size ?? 'landscape_4_3';
@@ -81,18 +116,40 @@ function imageModel(input, addFile, partial) {
     w = int(size, 'width', undefined, 1, 14142, ['image_size', 'width']);
     h = int(size, 'height', undefined, 1, 14142, ['image_size', 'height']);
   } else throw invalid('image_size', 'value is not a valid dict', 'type_error.dict');
-  const n = int(input, 'num_images', 1, 1, 4);
-  const format = input.output_format ?? 'jpeg';
-  if (format !== 'jpeg' && format !== 'png') throw invalid('output_format', "value is not a valid enumeration member; permitted: 'jpeg', 'png'", 'type_error.enum');
-  const seed = seedOf(input);
-  // The file is always PNG bytes (served as image/png); for output_format=jpeg the JSON still says image/jpeg.
-  // Pixels are scaled down 16x to keep fixtures small; the JSON reports the requested width/height.
-  const hostile = (bytes) => input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL : input.prompt.includes('#fal-html') ? addFile('png', HTML) : addFile('png', bytes);
-  const images = Array.from({ length: partial ? 1 : n }, (_, i) => ({
-    url: hostile(png(Math.max(1, Math.round(w / 16)), Math.max(1, Math.round(h / 16)), [seed & 255, (seed >> 8) & 255, i * 60])),
-    width: w, height: h, content_type: format === 'png' ? 'image/png' : 'image/jpeg',
-  }));
-  return { images, timings: { inference: 0.42 }, seed, has_nsfw_concepts: images.map(() => false), prompt: input.prompt };
+  return makeImages(input, addFile, partial, { w, h, ...imageOptions(input) });
+}
+
+const MAX_INPUT_PIXELS = 4096 * 4096; // a larger input image is treated as unreadable (1024x1024 out)
+
+/**
+ * The width and height of a PNG given as a data: URI (base64 or percent-encoded), or null (an http(s) URL, which
+ * the stand-in does not fetch; another type; an unreadable or implausibly large header).
+ */
+function dataPngSize(url) {
+  const m = /^data:([^,]*),(.*)$/s.exec(url);
+  if (!m) return null;
+  let bytes;
+  try {
+    bytes = /;base64$/i.test(m[1]) ? Buffer.from(m[2].slice(0, 64), 'base64') : Buffer.from(decodeURIComponent(m[2]), 'latin1');
+  } catch { return null; }
+  const size = pngSize(bytes);
+  return size && size.width * size.height <= MAX_INPUT_PIXELS ? size : null;
+}
+
+/**
+ * Image-to-image (ids ending in `/image-to-image` with `krea` or `flux`), as fal-ai/flux-1/krea/image-to-image:
+ * prompt and image_url required, strength 0.01-1 (0.95), num_inference_steps 10-50 (40), seed, num_images 1-4,
+ * output_format jpeg|png, enable_safety_checker. The images have the input's size when image_url is a data: URI of
+ * a PNG, else 1024x1024.
+ */
+function imageToImageModel(input, addFile, partial) {
+  str(input, 'prompt');
+  str(input, 'image_url');
+  num(input, 'strength', 0.95, 0.01, 1);
+  int(input, 'num_inference_steps', 40, 10, 50);
+  bool(input, 'enable_safety_checker');
+  const { width: w, height: h } = dataPngSize(input.image_url) ?? { width: 1024, height: 1024 };
+  return makeImages(input, addFile, partial, { w, h, ...imageOptions(input) });
 }
 
 /** Video models (ids containing `wan` or `infinitalk`). */
@@ -178,7 +235,10 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     if (prompt.includes('#fal-503')) return { error: failure(503, 'Runner unavailable', 'runner_unavailable') };
     if (prompt.includes('#fal-timeout')) return { error: failure(504, 'Request timed out', 'request_timeout') };
     try {
-      if (id.includes('flux')) return { output: imageModel(input, addFile, prompt.includes('#fal-partial')) };
+      const partial = prompt.includes('#fal-partial');
+      // Before the `flux` check (flux-1/krea/image-to-image contains it); image-to-video (wan) ids never match.
+      if (id.endsWith('/image-to-image') && (id.includes('krea') || id.includes('flux'))) return { output: imageToImageModel(input, addFile, partial) };
+      if (id.includes('flux')) return { output: imageModel(input, addFile, partial) };
       if (id.includes('wan') || id.includes('infinitalk')) return { output: videoModel(id, input, addFile) };
       return { output: { input } }; // unknown endpoint: echo the input
     } catch (e) {

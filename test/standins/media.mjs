@@ -1,8 +1,16 @@
-// Tiny, dependency-free media fixtures for the stand-ins: real PNG files and structurally valid MP4 files.
-// The MP4's H.264 parameter sets are real (so probes report codec and size) but the frame payloads are dummy
-// bytes that do not decode. Only node: builtins.
+// Tiny, dependency-free media fixtures for the stand-ins: real PNG files and real, decodable MP4 files.
+// Only node: builtins (no ffmpeg at run time). The H.264 frames come from fixtures/h264-64x64.h264, a raw
+// Annex-B stream made once with ffmpeg 5.1 / libx264 0.164 (Debian 12) by this command, run in fixtures/:
+//
+//   ffmpeg -v error -f lavfi -i "nullsrc=s=64x64:r=16,geq=lum='60+X+Y/2':cb='150-Y/2':cr='110+X/4'[bg];color=c=0xf4d35e:s=16x16:r=16[box];[bg][box]overlay=x='24+16*cos(2*PI*t)':y='24+16*sin(2*PI*t)'" -frames:v 16 -c:v libx264 -profile:v baseline -preset veryslow -x264-params keyint=1:scenecut=0 -crf 28 -pix_fmt yuv420p -f h264 h264-64x64.h264
+//
+// i.e. 16 frames, 64x64, Constrained Baseline, every frame an IDR (idr_pic_id alternating 0/1): a yellow square
+// circling once over a blue-grey gradient, so the 16 frames loop seamlessly. mp4() and fmp4() use its SPS/PPS
+// and repeat its 16 slices for as many samples as the duration needs; the picture is always 64x64 pixels, and
+// their width/height options only set the track's presentation size (tkhd), which players scale to.
 import { randomFillSync } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -40,6 +48,20 @@ function pngChunk(type, data) {
 }
 
 /**
+ * An 8-bit truecolour PNG from its filtered scanlines (each row: a filter-type byte, then 3 bytes a pixel).
+ * `rle`: rows that are runs of one byte, which zlib's Z_RLE strategy compresses as well as the default, but faster.
+ */
+function encodePng(width, height, raw, rle = false) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type: truecolour RGB; compression, filter and interlace methods stay 0
+  const idat = deflateSync(raw, rle ? { strategy: zlibConstants.Z_RLE } : {});
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
  * A valid 8-bit truecolour PNG filled with one colour.
  * @param {number} width @param {number} height @param {[number, number, number]} [rgb]
  * @returns {Buffer}
@@ -47,16 +69,64 @@ function pngChunk(type, data) {
 export function png(width, height, rgb = [128, 128, 128]) {
   positiveInt('width', width);
   positiveInt('height', height);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // colour type: truecolour RGB; compression, filter and interlace methods stay 0
   const row = Buffer.alloc(1 + width * 3); // leading filter byte 0 (None)
   for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) row[1 + x * 3 + c] = (rgb[c] ?? 0) & 0xff;
-  const raw = Buffer.concat(Array.from({ length: height }, () => row));
-  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw)),
-    pngChunk('IEND', Buffer.alloc(0))]);
+  const raw = Buffer.alloc(row.length * height);
+  for (let y = 0; y < height; y++) row.copy(raw, y * row.length);
+  return encodePng(width, height, raw);
+}
+
+/**
+ * A PNG of a soft diagonal gradient around `rgb` (each channel moves up to 62 levels away from it, towards the
+ * middle of the range, so nothing clips). Cheap at any size: the first row is stored plainly and every other row
+ * with PNG's "Up" filter, whose residuals are one repeated byte: a 2048x2048 image is ~66 KiB, made in ~30 ms.
+ * @param {number} width @param {number} height @param {[number, number, number]} [rgb]
+ * @returns {Buffer}
+ */
+export function gradientPng(width, height, rgb = [128, 128, 128]) {
+  positiveInt('width', width);
+  positiveInt('height', height);
+  const base = [0, 1, 2].map((c) => (rgb[c] ?? 0) & 0xff);
+  const dir = base.map((v) => (v < 128 ? 1 : -1));
+  const stride = 1 + width * 3;
+  const raw = Buffer.alloc(stride * height);
+  for (let x = 0; x < width; x++) { // row 0, filter None
+    const dx = Math.floor((x * 32) / width);
+    for (let c = 0; c < 3; c++) raw[1 + x * 3 + c] = base[c] + dir[c] * dx;
+  }
+  for (let y = 1; y < height; y++) { // filter Up: this row minus the row above, the same step for every pixel
+    const step = Math.floor((y * 32) / height) - Math.floor(((y - 1) * 32) / height); // 0 or 1
+    const at = y * stride;
+    raw[at] = 2;
+    if (step) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) raw[at + 1 + x * 3 + c] = dir[c] & 0xff;
+  }
+  return encodePng(width, height, raw, true);
+}
+
+/**
+ * A PNG from raw RGB pixels (row-major, 3 bytes a pixel).
+ * @param {number} width @param {number} height @param {Uint8Array} pixels
+ * @returns {Buffer}
+ */
+export function rgbPng(width, height, pixels) {
+  positiveInt('width', width);
+  positiveInt('height', height);
+  if (pixels.length !== width * height * 3) throw new RangeError(`expected ${width * height * 3} bytes of pixels, got ${pixels.length}`);
+  const stride = 1 + width * 3;
+  const raw = Buffer.alloc(stride * height); // filter byte 0 (None) on every row
+  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width * 3, (y + 1) * width * 3), y * stride + 1);
+  return encodePng(width, height, raw);
+}
+
+/**
+ * The width and height in a PNG's IHDR, or null when `bytes` does not start like a PNG.
+ * @param {Uint8Array} bytes @returns {{ width: number, height: number } | null}
+ */
+export function pngSize(bytes) {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < 24 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') return null;
+  const width = b.readUInt32BE(16), height = b.readUInt32BE(20);
+  return width && height ? { width, height } : null;
 }
 
 // ---------------------------------------------------------------- MP4 (ISO-BMFF)
@@ -70,40 +140,37 @@ function box(type, ...parts) {
 const fullBox = (type, version, flags, ...parts) => box(type, u32(((version & 0xff) << 24) | (flags & 0xffffff)), ...parts);
 const MATRIX = Buffer.concat([0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000].map(u32));
 
-/** Minimal H.264 bit writer for the SPS/PPS (Exp-Golomb, RBSP trailing bits, emulation prevention). */
-function nal(header, write) {
-  const bits = [];
-  const u = (n, v) => { for (let i = n - 1; i >= 0; i--) bits.push((v >>> i) & 1); };
-  const ue = (v) => { const len = Math.floor(Math.log2(v + 1)); u(len, 0); u(len + 1, v + 1); };
-  write(u, ue);
-  bits.push(1);
-  while (bits.length % 8) bits.push(0);
-  const out = [header];
-  let zeros = 0;
-  for (let i = 0; i < bits.length; i += 8) {
-    const byte = bits.slice(i, i + 8).reduce((a, b) => (a << 1) | b, 0);
-    if (zeros >= 2 && byte <= 3) { out.push(3); zeros = 0; }
-    out.push(byte);
-    zeros = byte === 0 ? zeros + 1 : 0;
+/**
+ * The fixture's NAL units: its first SPS and PPS, and each frame's IDR slice as an MP4 sample (4-byte length
+ * prefix + NAL). x264's SEI (its version and options, type 6) is dropped: decoders do not need it.
+ */
+const H264 = (() => {
+  const b = readFileSync(new URL('./fixtures/h264-64x64.h264', import.meta.url));
+  const nals = [];
+  for (let i = 0, start = -1; i <= b.length; i++) { // split at 00 00 01 start codes
+    const atCode = i + 3 <= b.length && b[i] === 0 && b[i + 1] === 0 && b[i + 2] === 1;
+    if (!atCode && i < b.length) continue;
+    if (start >= 0) {
+      let end = i;
+      while (end > start && b[end - 1] === 0) end--; // the leading zero of a 4-byte start code (or trailing zeros)
+      nals.push(b.subarray(start, end));
+    }
+    start = i + 3;
+    i += 2;
   }
-  return Buffer.from(out);
-}
+  const sps = nals.find((n) => (n[0] & 0x1f) === 7), pps = nals.find((n) => (n[0] & 0x1f) === 8);
+  const slices = nals.filter((n) => (n[0] & 0x1f) === 5);
+  // An even count keeps idr_pic_id alternating across the loop (consecutive IDRs must differ in it).
+  if (!sps || !pps || !slices.length || slices.length % 2) throw new Error('fixtures/h264-64x64.h264: unexpected NAL units');
+  return { sps, pps, width: 64, height: 64, samples: slices.map((n) => Buffer.concat([u32(n.length), n])) };
+})();
 
-/** avc1 sample entry with a real Baseline SPS/PPS for width x height (frames themselves are dummies). */
-function avc1(width, height) {
-  const mbw = Math.ceil(width / 16), mbh = Math.ceil(height / 16);
-  const cropR = Math.floor((mbw * 16 - width) / 2), cropB = Math.floor((mbh * 16 - height) / 2);
-  const sps = nal(0x67, (u, ue) => {
-    u(8, 66); u(8, 0xc0); u(8, 30); // profile Baseline (constrained), level 3.0
-    ue(0); ue(0); ue(2); ue(1); u(1, 0); // sps id, log2_max_frame_num-4, poc type 2, 1 ref frame, no gaps
-    ue(mbw - 1); ue(mbh - 1); u(1, 1); u(1, 1); // size in macroblocks, frame_mbs_only, direct_8x8
-    if (cropR || cropB) { u(1, 1); ue(0); ue(cropR); ue(0); ue(cropB); } else u(1, 0);
-    u(1, 0); // no VUI
-  });
-  const pps = nal(0x68, (u, ue) => {
-    ue(0); ue(0); u(1, 0); u(1, 0); ue(0); ue(0); ue(0); u(1, 0); u(2, 0); // ids, CAVLC, 1 slice group, refs
-    ue(0); ue(0); ue(0); u(1, 1); u(1, 0); u(1, 0); // qp/qs/chroma offsets (se(0) == ue(0)), deblocking ctl
-  });
+/** `frames` decodable samples: the fixture's frames, looped. */
+const videoSamples = (frames) => Array.from({ length: frames }, (_, i) => H264.samples[i % H264.samples.length]);
+
+/** avc1 sample entry (the fixture's 64x64 picture) with an avcC holding its real SPS/PPS. */
+function avc1() {
+  const { sps, pps, width, height } = H264;
   const avcC = box('avcC', Buffer.from([1, sps[1], sps[2], sps[3], 0xff, 0xe1]), u16(sps.length), sps,
     u8(1), u16(pps.length), pps);
   return box('avc1', Buffer.alloc(6), u16(1), Buffer.alloc(16), u16(width), u16(height),
@@ -111,8 +178,9 @@ function avc1(width, height) {
 }
 
 /**
- * A structurally valid MP4 (ftyp, moov with one H.264 video track, mdat). mvhd duration is
- * round(seconds * 1000) at timescale 1000; the track has round(seconds * fps) samples of a few dummy bytes.
+ * A decodable MP4 (ftyp, moov with one H.264 video track, mdat). mvhd duration is round(seconds * 1000) at
+ * timescale 1000; the track has round(seconds * fps) samples, the fixture's 64x64 IDR frames looped (all sync
+ * samples, so no stss), with their sizes in stsz. width/height are the presentation size in tkhd.
  * @param {{ seconds: number, fps?: number, width?: number, height?: number }} opts
  * @returns {Buffer}
  */
@@ -125,7 +193,7 @@ export function mp4({ seconds, fps = 16, width = 64, height = 64 } = /** @type {
   const durationMs = Math.round(seconds * 1000);
   // Integer fps: media timescale = fps, one tick per frame. Fractional fps (e.g. 23.976): millisecond-ish ticks.
   const [timescale, delta] = Number.isInteger(fps) ? [fps, 1] : [Math.round(fps * 1000), 1000];
-  const sample = Buffer.from([0, 0, 0, 4, 0x65, 0x88, 0x84, 0x00]); // length-prefixed "IDR slice" NAL (dummy)
+  const samples = videoSamples(frames);
 
   const ftyp = box('ftyp', Buffer.from('isom'), u32(0x200), Buffer.from('isomiso2avc1mp42'));
   const moov = (chunkOffset) => box('moov',
@@ -141,13 +209,13 @@ export function mp4({ seconds, fps = 16, width = 64, height = 64 } = /** @type {
           fullBox('vmhd', 0, 1, Buffer.alloc(8)),
           box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 1))),
           box('stbl',
-            fullBox('stsd', 0, 0, u32(1), avc1(width, height)),
+            fullBox('stsd', 0, 0, u32(1), avc1()),
             fullBox('stts', 0, 0, u32(1), u32(frames), u32(delta)),
             fullBox('stsc', 0, 0, u32(1), u32(1), u32(frames), u32(1)),
-            fullBox('stsz', 0, 0, u32(sample.length), u32(frames)),
+            fullBox('stsz', 0, 0, u32(0), u32(frames), Buffer.concat(samples.map((x) => u32(x.length)))),
             fullBox('stco', 0, 0, u32(1), u32(chunkOffset)))))));
   const moovLength = moov(0).length; // offsets are fixed-width, so the length does not depend on the value
-  const mdat = box('mdat', Buffer.concat(Array.from({ length: frames }, () => sample)));
+  const mdat = box('mdat', Buffer.concat(samples));
   return Buffer.concat([ftyp, moov(ftyp.length + moovLength + 8), mdat]);
 }
 
@@ -209,11 +277,12 @@ export function padded(file, size) {
 }
 
 /**
- * A structurally valid fragmented MP4 (as from ffmpeg -movflags frag_keyframe+empty_moov): ftyp; moov with mvhd
+ * A decodable fragmented MP4 (as from ffmpeg -movflags frag_keyframe+empty_moov): ftyp; moov with mvhd
  * duration 0 and one H.264 video track whose sample tables are empty, then mvex with an optional mehd (the
  * fragments' duration at the mvhd timescale 1000) and trex; an optional sidx; then `fragments` x (moof + mdat).
  * Each moof has mfhd and a traf with tfhd (default sample duration), tfdt and trun (per-sample durations and sizes).
- * The track has round(seconds * fps) samples of a few dummy bytes, one tick each at timescale fps (integer fps).
+ * The track has round(seconds * fps) samples (the fixture's 64x64 IDR frames looped, as in mp4()), one tick each
+ * at timescale fps (integer fps). width/height are the presentation size in tkhd.
  * @param {{ seconds: number, fps?: number, width?: number, height?: number, mehd?: boolean, fragments?: number,
  *   sidx?: boolean }} opts
  * @returns {Buffer}
@@ -228,8 +297,8 @@ export function fmp4({ seconds, fps = 16, width = 64, height = 64, mehd = true, 
   const frames = Math.max(1, Math.round(seconds * fps));
   const [timescale, delta] = Number.isInteger(fps) ? [fps, 1] : [Math.round(fps * 1000), 1000];
   const durationMs = Math.round((frames * delta * 1000) / timescale);
-  const sample = Buffer.from([0, 0, 0, 4, 0x65, 0x88, 0x84, 0x00]); // length-prefixed "IDR slice" NAL (dummy)
-  const SYNC = 0x02000000, NON_SYNC = 0x01010000; // sample flags: depends on no other / on others, non-sync
+  const samples = videoSamples(frames);
+  const SYNC = 0x02000000; // sample flags: depends on no other sample, a sync sample (every frame is an IDR)
 
   const ftyp = box('ftyp', Buffer.from('iso5'), u32(0x200), Buffer.from('iso5iso6avc1mp41'));
   const moov = box('moov',
@@ -245,34 +314,35 @@ export function fmp4({ seconds, fps = 16, width = 64, height = 64, mehd = true, 
           fullBox('vmhd', 0, 1, Buffer.alloc(8)),
           box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 1))),
           box('stbl',
-            fullBox('stsd', 0, 0, u32(1), avc1(width, height)),
+            fullBox('stsd', 0, 0, u32(1), avc1()),
             fullBox('stts', 0, 0, u32(0)),
             fullBox('stsc', 0, 0, u32(0)),
             fullBox('stsz', 0, 0, u32(0), u32(0)),
             fullBox('stco', 0, 0, u32(0)))))),
     box('mvex',
       ...(mehd ? [fullBox('mehd', 0, 0, u32(durationMs))] : []),
-      fullBox('trex', 0, 0, u32(1), u32(1), u32(delta), u32(sample.length), u32(NON_SYNC))));
+      fullBox('trex', 0, 0, u32(1), u32(1), u32(delta), u32(samples[0].length), u32(SYNC))));
 
   // Samples split as evenly as possible, every fragment starting with a sync sample.
   const count = Math.min(fragments, frames);
   const sizes = Array.from({ length: count },
     (_, i) => Math.floor(((i + 1) * frames) / count) - Math.floor((i * frames) / count));
-  let decodeTime = 0;
+  let decodeTime = 0, next = 0;
   const pieces = sizes.map((n, i) => {
     const start = decodeTime;
     decodeTime += n * delta;
+    const mine = samples.slice(next, next += n);
     const moof = (dataOffset) => box('moof',
       fullBox('mfhd', 0, 0, u32(i + 1)),
       box('traf',
         // default-base-is-moof, default sample duration, size and flags
-        fullBox('tfhd', 0, 0x020000 | 0x08 | 0x10 | 0x20, u32(1), u32(delta), u32(sample.length), u32(NON_SYNC)),
+        fullBox('tfhd', 0, 0x020000 | 0x08 | 0x10 | 0x20, u32(1), u32(delta), u32(mine[0].length), u32(SYNC)),
         fullBox('tfdt', 1, 0, u32(Math.floor(start / 2 ** 32)), u32(start)),
         // data offset, first sample flags, per-sample duration and size
         fullBox('trun', 0, 0x001 | 0x004 | 0x100 | 0x200, u32(n), u32(dataOffset), u32(SYNC),
-          ...Array.from({ length: n }, () => Buffer.concat([u32(delta), u32(sample.length)])))));
+          Buffer.concat(mine.flatMap((x) => [u32(delta), u32(x.length)])))));
     const moofLength = moof(0).length; // fixed-width fields: the length does not depend on the offset
-    return Buffer.concat([moof(moofLength + 8), box('mdat', ...Array.from({ length: n }, () => sample))]);
+    return Buffer.concat([moof(moofLength + 8), box('mdat', Buffer.concat(mine))]);
   });
 
   const index = sidx
