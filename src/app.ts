@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from './app-env';
 import { ApiError, toApiError } from './http/errors';
 import { methodNotAllowed } from './http/methods';
-import { configured, context, customer, generation, limitBody, phiTier } from './http/middleware';
+import { configured, context, customer, discardBody, generation, limitBody, phiTier } from './http/middleware';
 import { account } from './routes/account';
 import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
@@ -26,6 +26,20 @@ app.use(context);
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.use(configured);
 
+/** OpenAI API families this gateway does not serve: a clear answer instead of a bare 404. */
+const UNSUPPORTED =
+  /^\/v1\/(chat|completions|responses|embeddings|audio|moderations|files|fine_tuning|fine-tunes|batches|assistants|threads|vector_stores|realtime|uploads|evals|containers|conversations|organization)(\/|$)|^\/v1\/images\/variations\/?$|^\/v1\/videos\/(edits|extensions|characters)(\/|$)/;
+const SERVED = 'POST /v1/images/generations, POST /v1/images/edits, POST /v1/videos, GET /v1/videos, GET /v1/models';
+const unsupported = (c: Context<AppEnv>) =>
+  new ApiError(404, 'unsupported_endpoint', `${c.req.method} ${c.req.path} is not served here: this gateway serves image and video generation (${SERVED})`);
+
+// Answered before auth and body limits: the same clear 404 whatever the key or method.
+app.use('/v1/*', async (c, next) => {
+  if (!UNSUPPORTED.test(c.req.path)) return next();
+  await discardBody(c.req.raw);
+  return fail(unsupported(c), c);
+});
+
 // Generation routes: x-phi-tier on every response (413 included), then the body cap, then auth + PHI gate.
 // Multipart carries input files (an image to edit: 6 MiB; a video's image + audio: 6 MiB each); a JSON body (data:
 // URIs included) is held whole while it is parsed, so it gets less.
@@ -43,16 +57,7 @@ app.route('/v1', media);
 app.route('/v1', videos);
 app.route('/admin', admin);
 
-/** OpenAI API families this gateway does not serve: a clear answer instead of a bare 404. */
-const UNSUPPORTED =
-  /^\/v1\/(chat|completions|responses|embeddings|audio|moderations|files|fine_tuning|fine-tunes|batches|assistants|threads|vector_stores|realtime|uploads|evals|containers|conversations|organization)(\/|$)|^\/v1\/images\/variations\/?$/;
-const SERVED = 'POST /v1/images/generations, POST /v1/images/edits, POST /v1/videos, GET /v1/videos, GET /v1/models';
-
 app.notFound((c) => {
-  const path = c.req.path;
-  if (UNSUPPORTED.test(path)) {
-    return fail(new ApiError(404, 'unsupported_endpoint', `${c.req.method} ${path} is not served here: this gateway serves image and video generation (${SERVED})`), c);
-  }
-  return fail(methodNotAllowed(app.routes, c.req.method, path) ?? new ApiError(404, 'not_found', 'Unknown route'), c);
+  return fail(methodNotAllowed(app.routes, c.req.method, c.req.path) ?? new ApiError(404, 'not_found', 'Unknown route'), c);
 });
 app.onError(fail);

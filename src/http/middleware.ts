@@ -104,6 +104,11 @@ export function isPhi(value: string | undefined | null): boolean {
 const DRAIN_MAX = 32 * 1024 * 1024;
 const DRAIN_MS = 10_000;
 
+/** Answering early: reads and drops up to 1 MiB of an unread body (wrangler dev needs the body read), then cancels. */
+export async function discardBody(req: Request): Promise<void> {
+  if (req.body && !req.bodyUsed) await drain(req.body.getReader(), 1024 * 1024);
+}
+
 /** Reads and discards up to `max` more bytes; past that (or DRAIN_MS) the stream is cancelled. */
 async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, max: number): Promise<void> {
   const deadline = Date.now() + DRAIN_MS;

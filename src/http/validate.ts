@@ -10,8 +10,15 @@ export function parse<T extends z.ZodMiniType>(schema: T, data: unknown): z.infe
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const param = issue.path.length ? issue.path.map(String).join('.') : null;
-  const what = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+  // zod does not report the input: a field is missing when the data has nothing at the issue's path.
+  const what = issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined ? 'is required' : issue.message;
   throw badRequest(param, param ? `'${param}' ${what}` : `The request body ${what}`);
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let v = data;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 // Field vocabulary: every failure says what the field must be.
@@ -36,8 +43,10 @@ export const bool = () => z.boolean({ error: 'must be true or false' });
 
 /** A number that may arrive as a string (multipart forms send every field as text). */
 export function numeric(what = 'a number') {
+  const error = `must be ${what}`;
+  // Every branch carries the message: zod reports the closest branch's own issue, not the union's.
   return z.pipe(
-    z.union([z.number(), z.string().check(z.regex(/^\s*-?\d+(\.\d+)?\s*$/))], { error: `must be ${what}` }),
+    z.union([z.number({ error }), z.string({ error }).check(z.regex(/^\s*-?\d+(\.\d+)?\s*$/, error))], { error }),
     z.transform(Number),
   );
 }

@@ -20,7 +20,10 @@ export function getLedger(env: Env, cfg: Config): Ledger {
   return ledger;
 }
 
-const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember'] as const;
+/** Every method of the interface, checked both ways by the compiler: a method added to Ledger must be listed. */
+const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember', 'discard'] as const satisfies readonly (keyof Ledger)[];
+const complete: Exclude<keyof Ledger, (typeof METHODS)[number]> extends never ? true : never = true;
+void complete;
 
 /**
  * Every store call answers within `timeoutMs` or fails as 503 store_unavailable (fail closed: the gateway never
