@@ -1,12 +1,13 @@
 // Writes the sample inputs the README walkthrough uploads: samples/portrait.png (512x512, a simple drawn face) and
 // samples/voice.wav (2 s of 16 kHz mono 16-bit PCM: a soft, voice-like gliding tone in syllable-sized pulses).
-// Usage: node scripts/samples.mjs   (only node: builtins and the stand-ins' media helpers; the folder is gitignored)
+// Usage: node scripts/samples.mjs   (writes ./samples/ under the current directory; gitignored in the checkout).
+// Only node: builtins and the stand-ins' media helpers; any Node ≥ 18 runs it.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { rgbPng } from '../test/standins/media.mjs';
 import { wav } from '../test/standins/files.mjs';
 
-const dir = fileURLToPath(new URL('../samples/', import.meta.url));
+const dir = join(process.cwd(), 'samples');
 
 /** A 512x512 cartoon head and shoulders on a soft gradient. */
 function portrait(size = 512) {
@@ -65,7 +66,7 @@ function voice(ms = 2000) {
 
 mkdirSync(dir, { recursive: true });
 for (const [name, bytes] of [['portrait.png', portrait()], ['voice.wav', voice()]]) {
-  const path = `${dir}${name}`;
+  const path = join(dir, name);
   writeFileSync(path, bytes);
   console.log(path);
 }

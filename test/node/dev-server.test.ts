@@ -1,8 +1,9 @@
 // The local dev server as users run it (`npm run dev`: wrangler dev + the fal and ComfyUI stand-ins): an oversized
-// chunked body gets its 413 and the server keeps serving. (Answering before the body was read used to take
-// wrangler dev down.)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// chunked body gets its 413 and the server keeps serving (answering before the body was read used to take
+// wrangler dev down); the README's walkthrough runs literally; the OpenAI SDK uploads files as Node users do.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs, { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import OpenAI from 'openai';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,5 +124,92 @@ describe('npm run dev under oversized bodies', () => {
     const { data } = (await res.json()) as { data: { url: string }[] };
     const png = new Uint8Array(await (await fetch(data[0]!.url)).arrayBuffer());
     expect([...png.slice(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+  });
+});
+
+const sh = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const pngSize = (b: Buffer) => ({ width: b.readUInt32BE(16), height: b.readUInt32BE(20) });
+const isPng = (b: Buffer) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+const isMp4 = (b: Buffer) => b.subarray(4, 8).toString('latin1') === 'ftyp';
+
+/** A scratch directory where `node scripts/samples.mjs` works as it does in the checkout. */
+function scratch(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'phi-walkthrough-'));
+  symlinkSync(path.join(ROOT, 'scripts'), path.join(dir, 'scripts'));
+  return dir;
+}
+
+describe('the README walkthrough, run literally', () => {
+  it('every command of "Try it (local)" succeeds against npm run dev, and produces what it says', async () => {
+    for (const tool of ['curl', 'jq']) {
+      if (!sh(tool)) throw new Error(`${tool} is not installed (npm test installs it with apt: scripts/ensure-tools.mjs)`);
+    }
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Try it (local)'), readme.indexOf('\n## ', readme.indexOf('## Try it (local)') + 5));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const dir = scratch();
+    try {
+      const run = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', block!], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, BASE: base, PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}` },
+      });
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+      // Both videos completed; PHI answered 403; the account paid for image, edit, video and avatar only (the
+      // remix was deleted while it ran, the test key is free).
+      expect(run.stdout.match(/^completed$/gm)).toHaveLength(2);
+      expect(run.stdout).toMatch(/^403$/m);
+      const spent = JSON.parse(/\{\n {2}"spent_micro"[\s\S]*?\n\}/.exec(run.stdout)![0]) as Record<string, number>;
+      expect(spent.charges).toBe(4);
+      expect(spent.spent_micro).toBeGreaterThan(33_000 * 2 + 363_000);
+      expect(spent.spent_micro).toBeLessThan(5_000_000);
+      for (const f of ['waiting-room.png', 'watercolour.png', 'lighthouse.png']) expect(isPng(readFileSync(path.join(dir, f))), f).toBe(true);
+      expect(pngSize(readFileSync(path.join(dir, 'waiting-room.png')))).toEqual({ width: 1024, height: 1024 });
+      expect(pngSize(readFileSync(path.join(dir, 'watercolour.png')))).toEqual({ width: 512, height: 512 });
+      for (const f of ['lobby.mp4', 'nurse.mp4']) {
+        const mp4 = readFileSync(path.join(dir, f));
+        expect(isMp4(mp4), f).toBe(true);
+        // Real players decode it (checked with ffmpeg where the machine has it).
+        if (sh('ffmpeg')) execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(dir, f), '-f', 'null', '-']);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the OpenAI SDK from Node, files as Node users have them', () => {
+  it('fs.createReadStream and fs.openAsBlob uploads (no content type) are typed by their bytes', async () => {
+    const dir = scratch();
+    try {
+      execFileSync(process.execPath, ['scripts/samples.mjs'], { cwd: dir });
+      // A fresh connection: wrangler dev may have closed the idle keep-alive one the pool would reuse.
+      const issue = () =>
+        fetch(`${base}/admin/keys`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer dev-admin-token', 'content-type': 'application/json' },
+          body: JSON.stringify({ tier: 'paid', credits_micro: 2_000_000 }),
+        });
+      const issued = await issue().catch(issue);
+      const { key } = (await issued.json()) as { key: string };
+      const client = new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 1 });
+      const portrait = path.join(dir, 'samples', 'portrait.png');
+      const voice = path.join(dir, 'samples', 'voice.wav');
+      const streamed = await client.images.edit({ image: fs.createReadStream(portrait), prompt: 'in watercolour' });
+      expect(streamed.data).toHaveLength(1);
+      const blob = await client.images.edit({ image: await fs.openAsBlob(portrait), prompt: 'in pencil' });
+      expect(blob.data).toHaveLength(1);
+      const video = await client.videos.create({
+        prompt: 'a nurse says hello',
+        input_reference: fs.createReadStream(portrait),
+        audio: await fs.openAsBlob(voice),
+        seconds: '4',
+      } as never);
+      expect(video).toMatchObject({ model: 'avatar', status: 'queued', seconds: '4' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
