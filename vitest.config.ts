@@ -24,6 +24,7 @@ export default defineConfig({
                 FAL_QUEUE_URL: inject('falQueueUrl'),
                 // The stand-in's CDN is plain http on loopback: allowed by naming its scheme explicitly.
                 FAL_MEDIA_HOSTS: inject('falOrigin'),
+                FAL_JWKS_URL: inject('falJwksUrl'),
                 WORKER_URL: inject('workerUrl'),
                 WORKER_TOKEN: 'test-worker-token',
               },

@@ -23,7 +23,8 @@ if (!configured('FAL_KEY')) {
   const fal = await startFal({ key: 'local-fal-key', port: Number(process.env.FAL_STANDIN_PORT ?? 8790) });
   stops.push(() => fal.close());
   // The stand-in's CDN is plain http on loopback: allow exactly its origin (fal's real CDN stays the default).
-  Object.assign(vars, { FAL_KEY: 'local-fal-key', FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, FAL_MEDIA_HOSTS: fal.origin });
+  // Its webhooks are signed with its own key, published at its own JWKS URL.
+  Object.assign(vars, { FAL_KEY: 'local-fal-key', FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: fal.queueUrl, FAL_MEDIA_HOSTS: fal.origin, FAL_JWKS_URL: fal.jwksUrl });
   console.log(`[dev] fal stand-in on ${fal.origin} (set FAL_KEY to use the real fal.ai)`);
 }
 if (!configured('WORKER_URL')) {

@@ -7,6 +7,7 @@ import { configured, context, customer, discardBody, generation, limitBody, phiT
 import { account } from './routes/account';
 import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
+import { hooks } from './routes/hooks';
 import { images } from './routes/images';
 import { media } from './routes/media';
 import { videos } from './routes/videos';
@@ -49,12 +50,15 @@ app.use('/v1/images/*', phiTier, limitBody((c) => (isMultipart(c) ? 7 * MiB : Mi
 app.use('/v1/videos/*', phiTier, limitBody((c) => (isMultipart(c) ? 13 * MiB : 2 * MiB)), generation);
 app.use('/v1/account', customer);
 app.use('/admin/*', limitBody(64 * 1024));
+// fal's webhook carries the job's output JSON (URLs, sizes): small.
+app.use('/v1/hooks/*', limitBody(256 * 1024));
 
 app.route('/v1', catalog);
 app.route('/v1', account);
 app.route('/v1', images);
 app.route('/v1', media);
 app.route('/v1', videos);
+app.route('/v1', hooks);
 app.route('/admin', admin);
 
 app.notFound((c) => {

@@ -46,6 +46,7 @@ const schema = z.object({
   TEST_KEY_RPM: intVar(10, 1, 100_000),
   MODEL_ALIASES: opt,
   FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
+  FAL_JWKS_URL: z._default(url, 'https://rest.alpha.fal.ai/.well-known/jwks.json'),
 });
 
 type Vars = z.infer<typeof schema>;

@@ -41,4 +41,6 @@ export interface Env {
   JOBS?: Queue<JobMessage>;
   /** Hosts fal outputs may be fetched from (default fal's CDN: fal.media, *.fal.media). */
   FAL_MEDIA_HOSTS?: string;
+  /** fal's webhook signing keys (JWKS); the stand-in serves its own in tests and npm run dev. */
+  FAL_JWKS_URL?: string;
 }

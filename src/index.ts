@@ -1,6 +1,7 @@
 import { app } from './app';
 import type { Env } from './env';
-import { consume, type JobMessage } from './jobs/queue';
+import { consume } from './jobs/consumer';
+import type { JobMessage } from './jobs/queue';
 
 export { LedgerStore } from './ledger/durable';
 

@@ -4,7 +4,8 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { getConfig } from '../src/config';
-import { consume, type JobMessage } from '../src/jobs/queue';
+import { consume } from '../src/jobs/consumer';
+import type { JobMessage } from '../src/jobs/queue';
 import { guarded } from '../src/ledger';
 import { DurableLedger } from '../src/ledger/durable';
 import type { Ledger } from '../src/ledger/types';

@@ -6,6 +6,7 @@ import { startUpstash } from './standins/upstash.mjs';
 import { startFal } from './standins/fal.mjs';
 import { startComfy } from './standins/comfy.mjs';
 import { startFiles } from './standins/files.mjs';
+import { startReceiver } from './standins/receiver.mjs';
 import { startFaultProxy } from './standins/fault-proxy.mjs';
 
 export const FAL_KEY = 'test-fal-key';
@@ -32,6 +33,10 @@ declare module 'vitest' {
     deadUrl: string;
     sigv4WorkerUrl: string;
     filesUrl: string;
+    /** Where the fal stand-in publishes its webhook signing keys. */
+    falJwksUrl: string;
+    /** A customer's webhook endpoint (POST /hook/<name>; /__fail/<name>?times=N; /__deliveries/<name>). */
+    receiverUrl: string;
     ci: boolean;
     /** FUZZ_SEED / FUZZ_RUNS from the host environment (workerd has none of its own). */
     fuzz: { seed: number; runs: number };
@@ -89,6 +94,10 @@ export default async function setup(project: TestProject) {
   project.provide('falRunUrl', fal.runUrl);
   project.provide('falQueueUrl', fal.queueUrl);
   project.provide('falOrigin', fal.origin);
+  project.provide('falJwksUrl', fal.jwksUrl);
+  const receiver = await startReceiver();
+  stops.push(() => receiver.close());
+  project.provide('receiverUrl', receiver.url);
   project.provide('workerUrl', comfy.url);
   // An address nothing listens on: an unreachable store or provider.
   project.provide('deadUrl', 'http://127.0.0.1:9');

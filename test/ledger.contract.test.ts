@@ -42,6 +42,27 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await ledger.credit(account, 1, false)).toBe(100_001);
   });
 
+  it("stores an account's webhook endpoint: only for an existing account, replaced, removed, per account", async () => {
+    const [a, b] = [uniq('hook'), uniq('hook')];
+    const hook = { url: 'https://hooks.example.com/a', nonce: 'n1', createdAt: 1_790_000_000 };
+    expect(await ledger.setWebhook(a, hook)).toBe(false);
+    expect(await ledger.getWebhook(a)).toBeNull();
+    await ledger.credit(a, 1, true);
+    await ledger.credit(b, 1, true);
+    expect(await ledger.getWebhook(a)).toBeNull();
+    expect(await ledger.setWebhook(a, hook)).toBe(true);
+    expect(await ledger.getWebhook(a)).toEqual(hook);
+    expect(await ledger.getWebhook(b)).toBeNull();
+    const replaced = { url: 'https://hooks.example.com/a2', nonce: 'n2', createdAt: 1_790_000_100 };
+    expect(await ledger.setWebhook(a, replaced)).toBe(true);
+    expect(await ledger.getWebhook(a)).toEqual(replaced);
+    expect(await ledger.setWebhook(b, hook)).toBe(true);
+    expect(await ledger.setWebhook(a, null)).toBe(true);
+    expect(await ledger.setWebhook(a, null)).toBe(true);
+    expect(await ledger.getWebhook(a)).toBeNull();
+    expect(await ledger.getWebhook(b)).toEqual(hook);
+  });
+
   it('charges at admit, once per claim id, and reports balance, spent and usage in integer micro-USD', async () => {
     const account = uniq('acct');
     await ledger.credit(account, 100_000, true);

@@ -47,24 +47,22 @@ const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const keys = new Map<string, Promise<CryptoKey>>();
 
-function jobKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
+/** A key derived from SIGNING_SECRET with HKDF for one purpose (`info`), cached per isolate. */
+function derived(secret: string, info: string, alg: { name: string; length?: number; hash?: string }, uses: ("encrypt" | "decrypt" | "sign")[]): Promise<CryptoKey> {
+  const id = `${info}\0${secret}`;
+  let key = keys.get(id);
   if (!key) {
     key = crypto.subtle
       .importKey('raw', enc.encode(secret), 'HKDF', false, ['deriveKey'])
-      .then((base) =>
-        crypto.subtle.deriveKey(
-          { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: enc.encode('phi-gateway video-id v2') },
-          base,
-          { name: 'AES-GCM', length: 256 },
-          false,
-          ['encrypt', 'decrypt'],
-        ),
-      );
-    keys.set(secret, key);
+      .then((base) => crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: enc.encode(info) }, base, alg, false, uses));
+    keys.set(id, key);
   }
   return key;
 }
+
+const jobKey = (secret: string) => derived(secret, 'phi-gateway video-id v2', { name: 'AES-GCM', length: 256 }, ['encrypt', 'decrypt']);
+const ivKey = (secret: string) => derived(secret, 'phi-gateway video-id v2 iv', { name: 'HMAC', hash: 'SHA-256', length: 256 }, ['sign']);
+const hookKey = (secret: string) => derived(secret, 'phi-gateway fal-hook v1', { name: 'AES-GCM', length: 256 }, ['encrypt', 'decrypt']);
 
 /** Append-only byte writer/reader for the compact form. */
 class Writer {
@@ -183,10 +181,14 @@ function unpack(b: Uint8Array, account: string): Job {
 
 /** The job's public id; throws when it would not fit MAX_ID_LENGTH (an absurdly long endpoint or request id). */
 export async function encodeJob(secret: string, job: Job): Promise<string> {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(job.a) }, await jobKey(secret), pack(job)),
-  );
+  // A synthetic IV (SIV-style): an HMAC of the account and the packed job. The same job always gets the same id —
+  // so a fal webhook, which knows the job but not the id it was given, re-derives that very id — and two jobs
+  // (whose upstream request ids differ) never share an IV.
+  const plain = pack(job);
+  const aad = enc.encode(job.a);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await ivKey(secret), concatBytes(aad, Uint8Array.of(0), plain)));
+  const iv = mac.subarray(0, 12);
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, await jobKey(secret), plain));
   const body = new Uint8Array(iv.length + sealed.length);
   body.set(iv);
   body.set(sealed, iv.length);
@@ -209,6 +211,42 @@ export async function decodeJob(secret: string, id: string, account: string): Pr
       body.subarray(12),
     );
     return unpack(new Uint8Array(plain), account);
+  } catch {
+    return null;
+  }
+}
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A job before the provider named it: everything but the upstream request id. */
+export type PendingJob = Omit<Job, 'r'>;
+
+/**
+ * The token in a fal webhook URL (`/v1/hooks/fal/{token}`): the pending job sealed with AES-GCM under its own key,
+ * so the URL fal holds reveals nothing (not even the account) and cannot be forged. The webhook supplies the
+ * request id (signed by fal); with it the hook rebuilds the job, and its id, without stored state.
+ */
+export async function sealHook(secret: string, job: PendingJob): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const plain = enc.encode(JSON.stringify(job));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode('fal-hook') }, await hookKey(secret), plain));
+  return b64url(concatBytes(iv, sealed));
+}
+
+export async function openHook(secret: string, token: string): Promise<PendingJob | null> {
+  const body = fromB64url(token);
+  if (!body || body.length < 29 || b64url(body) !== token) return null;
+  try {
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: body.subarray(0, 12), additionalData: enc.encode('fal-hook') }, await hookKey(secret), body.subarray(12));
+    return JSON.parse(dec.decode(plain)) as PendingJob;
   } catch {
     return null;
   }

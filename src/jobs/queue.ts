@@ -4,14 +4,19 @@
 import { getConfig } from '../config';
 import type { Env } from '../env';
 import { getLedger, type Ledger } from '../ledger';
+import type { WatchMessage } from './watch';
+import type { WebhookMessage } from './webhooks';
 
-export type JobMessage =
+export type Compensation =
   /** Lower what `claim` charges to `keep` (0 = void it, even if its charge has not landed yet). */
   | { t: 'refund'; account: string; claim: string; keep: number }
   /** Release a hold (and remember it as released). */
   | { t: 'release'; account: string; holdId: string };
 
-function apply(ledger: Ledger, msg: JobMessage): Promise<unknown> {
+/** Everything the JOBS queue carries: compensations, the job watcher's looks, customer webhook deliveries. */
+export type JobMessage = Compensation | WatchMessage | WebhookMessage;
+
+export function apply(ledger: Ledger, msg: Compensation): Promise<unknown> {
   const now = Date.now();
   return msg.t === 'refund'
     ? ledger.refund({ account: msg.account, claim: msg.claim, keep: msg.keep, now })
@@ -25,7 +30,7 @@ const INLINE_RETRY_MS = 25_000;
  * Makes sure a compensation happens: on the JOBS queue when it is bound (durable), else retried in the background
  * of this request for up to INLINE_RETRY_MS.
  */
-export async function compensate(env: Env, ctx: ExecutionContext | undefined, msg: JobMessage): Promise<void> {
+export async function compensate(env: Env, ctx: ExecutionContext | undefined, msg: Compensation): Promise<void> {
   if (env.JOBS) {
     try {
       await env.JOBS.send(msg);
@@ -52,18 +57,3 @@ export async function compensate(env: Env, ctx: ExecutionContext | undefined, ms
 
 /** Backoff for a compensation the ledger did not take: 5 s, 10 s, 20 s … up to 10 min. */
 export const retryDelaySec = (attempts: number) => Math.min(600, 5 * 2 ** Math.max(0, attempts - 1));
-
-/** The JOBS consumer. */
-export async function consume(batch: MessageBatch<JobMessage>, env: Env): Promise<void> {
-  const ledger = getLedger(env, getConfig(env));
-  await Promise.all(
-    batch.messages.map(async (m) => {
-      try {
-        await apply(ledger, m.body);
-        m.ack();
-      } catch {
-        m.retry({ delaySeconds: retryDelaySec(m.attempts) });
-      }
-    }),
-  );
-}

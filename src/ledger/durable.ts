@@ -15,6 +15,7 @@ import {
   type AdmitRequest,
   type AdmitResult,
   type DiscardRequest,
+  type WebhookConfig,
   type JobPage,
   type JobRecord,
   type KeyRecord,
@@ -56,6 +57,8 @@ CREATE TABLE IF NOT EXISTS jobs (key TEXT PRIMARY KEY, id TEXT NOT NULL, created
   expires_at INTEGER NOT NULL, remixed_from TEXT, deleted INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, key);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
+CREATE TABLE IF NOT EXISTS webhook (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, nonce TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
 `;
 
 /** Expired rows are swept at most once a minute per object, a bounded batch per table (indexed by expiry). */
@@ -357,6 +360,18 @@ export class LedgerStore extends DurableObject<object> {
     else this.sql.exec('INSERT INTO jobs (key, id, created_at, state, expires_at, deleted) VALUES (?, ?, ?, ?, ?, 1)', req.key, '', Math.floor(req.now / 1000), req.state, req.now + JOB_TTL_SEC * 1000);
     return true;
   }
+
+  setWebhook(hook: WebhookConfig | null): boolean {
+    if (!this.one('SELECT 1 FROM account WHERE id = 1')) return false;
+    if (hook) this.sql.exec('INSERT OR REPLACE INTO webhook (id, url, nonce, created_at) VALUES (1, ?, ?, ?)', hook.url, hook.nonce, hook.createdAt);
+    else this.sql.exec('DELETE FROM webhook');
+    return true;
+  }
+
+  getWebhook(): WebhookConfig | null {
+    const w = this.one('SELECT url, nonce, created_at FROM webhook WHERE id = 1');
+    return w ? { url: String(w.url), nonce: String(w.nonce), createdAt: Number(w.created_at) } : null;
+  }
 }
 
 /** The Ledger interface over Durable Object stubs (RPC). */
@@ -414,5 +429,13 @@ export class DurableLedger implements Ledger {
 
   discard(req: DiscardRequest) {
     return this.acct(req.account).discard(req);
+  }
+
+  setWebhook(account: string, hook: WebhookConfig | null) {
+    return this.acct(account).setWebhook(hook);
+  }
+
+  getWebhook(account: string) {
+    return this.acct(account).getWebhook();
   }
 }

@@ -161,6 +161,13 @@ export interface DiscardRequest {
   now: number;
 }
 
+/** An account's customer webhook endpoint. The signing secret is not stored: it is derived from SIGNING_SECRET and `nonce`. */
+export interface WebhookConfig {
+  url: string;
+  nonce: string;
+  createdAt: number;
+}
+
 export interface Ledger {
   findKey(hash: string): Promise<KeyRecord | null>;
   /** Stores a new key (by hash); creates the account with `credits` if it does not exist yet. */
@@ -179,6 +186,10 @@ export interface Ledger {
   remember(req: RememberRequest): Promise<void>;
   /** Returns false when the job was already deleted. */
   discard(req: DiscardRequest): Promise<boolean>;
+  /** Sets (or with null removes) the account's webhook endpoint. False when the account does not exist. */
+  setWebhook(account: string, hook: WebhookConfig | null): Promise<boolean>;
+  /** The account's webhook endpoint, or null (none set, or no such account). */
+  getWebhook(account: string): Promise<WebhookConfig | null>;
 }
 
 /** How long a claim id is remembered (a job can be re-polled for at least this long without a second charge). */

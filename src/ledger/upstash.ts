@@ -13,6 +13,7 @@ import {
   type AdmitRequest,
   type AdmitResult,
   type DiscardRequest,
+  type WebhookConfig,
   type JobRecord,
   type KeyRecord,
   type Ledger,
@@ -213,6 +214,13 @@ return 1
 `;
 
 // KEYS: account  ARGV: amount, create (1|0) → new balance, or nil when the account does not exist
+// KEYS: account, webhook. ARGV: url ('' removes), nonce, created_at. 0 when the account does not exist.
+const SET_WEBHOOK = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('DEL', KEYS[2]) else redis.call('HSET', KEYS[2], 'url', ARGV[1], 'nonce', ARGV[2], 'created_at', ARGV[3]) end
+return 1
+`;
+
 const CREDIT = `
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1])
@@ -394,5 +402,15 @@ export class UpstashLedger implements Ledger {
     const keys = [this.k(a, `c:${req.key}`), this.k(a, 'h'), req.holdId ? this.k(a, `hx:${req.holdId}`) : '', this.k(a, `j:${req.key}`), this.k(a, 'jobs')];
     const args = [req.holdId ?? '', req.state, CLAIM_TTL_SEC * 1000, Math.floor(req.now / 1000), JOB_TTL_SEC * 1000, req.key];
     return Number(await this.redis.script(DISCARD, keys, args)) === 1;
+  }
+
+  async setWebhook(account: string, hook: WebhookConfig | null): Promise<boolean> {
+    const args = hook ? [hook.url, hook.nonce, hook.createdAt] : ['', '', 0];
+    return Number(await this.redis.script(SET_WEBHOOK, [this.k(account, 'a'), this.k(account, 'w')], args)) === 1;
+  }
+
+  async getWebhook(account: string): Promise<WebhookConfig | null> {
+    const h = pairs(await this.redis.cmd('hgetall', this.k(account, 'w')));
+    return h.url ? { url: h.url, nonce: String(h.nonce), createdAt: Number(h.created_at) } : null;
   }
 }

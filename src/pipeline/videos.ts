@@ -6,7 +6,7 @@ import { resolveRoute } from '../catalog/resolve';
 import { DEFAULT_SECONDS, planFrames, videoCost, type FramePlan } from '../catalog/video';
 import { ApiError, notFound, upstreamError } from '../http/errors';
 import { hmac, randomId } from '../http/crypto';
-import { decodeJob, encodeJob, type Job } from '../jobs/id';
+import { decodeJob, encodeJob, sealHook, type Job, type PendingJob } from '../jobs/id';
 import { persist } from '../ledger';
 import { deliverUrl, workerKey, type DeliverContext } from '../media/deliver';
 import { mp4DurationMs, rangeReader } from '../media/mp4';
@@ -19,6 +19,7 @@ import { admit, IDEMPOTENCY_TTL_SEC, readJob, type IdempotencyInput } from './ad
 import { JOB_TTL_SEC, type JobRecord } from '../ledger/types';
 import type { Ctx } from './context';
 import { release } from './money';
+import { notify } from '../jobs/webhooks';
 
 export type { Ctx } from './context';
 
@@ -61,18 +62,10 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
     pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60,
   });
   if (replay !== null) return { replay: JSON.parse(replay) };
-  let requestId: string;
-  try {
-    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules });
-  } catch (err) {
-    await release(ctx, key.account, holdId, idem?.key);
-    throw err;
-  }
-  const job: Job = {
+  const pending: PendingJob = {
     m: route.canonical,
     p: route.provider,
     e: route.endpoint,
-    r: requestId,
     a: key.account,
     u: route.unitMicro,
     f: plan.frames,
@@ -83,6 +76,16 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
     q: input.frames === undefined ? Math.round((input.seconds ?? DEFAULT_SECONDS) * 1000) : 0,
     x: (input.image ? 1 : 0) | (input.audio ? 2 : 0),
   };
+  // fal reports completion to the gateway (the pending job sealed in the URL); the watcher covers the rest.
+  const webhookUrl = route.provider === 'fal' ? `${ctx.origin}/v1/hooks/fal/${await sealHook(cfg.SIGNING_SECRET, pending)}` : undefined;
+  let requestId: string;
+  try {
+    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules, webhookUrl });
+  } catch (err) {
+    await release(ctx, key.account, holdId, idem?.key);
+    throw err;
+  }
+  const job: Job = { ...pending, r: requestId };
   return { job, id: await encodeJob(cfg.SIGNING_SECRET, job), plan };
 }
 
@@ -160,7 +163,7 @@ async function advance(ctx: Ctx, job: Job, id: string, key: string): Promise<Pol
   const now = Math.floor(Date.now() / 1000);
   if (state.status === 'failed') {
     const failed: Finished = { s: 'failed', at: now, cost: 0, code: state.code, msg: state.message };
-    return settle(ctx, job, key, 0, failed);
+    return settle(ctx, job, id, key, 0, failed);
   }
   if (state.status !== 'completed') return state;
   let mediaKey: string | undefined;
@@ -185,14 +188,14 @@ async function advance(ctx: Ctx, job: Job, id: string, key: string): Promise<Pol
     billedMs = !ms ? plannedMs : Math.min(plannedMs, ms);
   }
   const finished: Finished = { s: 'completed', at: now, cost: amount, d: billedMs, ...(mediaKey ? { k: mediaKey } : { a: state.asset }) };
-  return settle(ctx, job, key, amount, finished);
+  return settle(ctx, job, id, key, amount, finished);
 }
 
 /**
  * Ends a job: idempotent by its claim, resent while its answer is lost; if it stays unknown the poll answers 503
  * and the same poll sent again settles (or finds settled) the same claim — the output stays retrievable.
  */
-async function settle(ctx: Ctx, job: Job, key: string, amount: number, finished: Finished): Promise<Polled> {
+async function settle(ctx: Ctx, job: Job, id: string, key: string, amount: number, finished: Finished): Promise<Polled> {
   const settled = await persist(
     () =>
       ctx.ledger.settle({
@@ -209,9 +212,28 @@ async function settle(ctx: Ctx, job: Job, key: string, amount: number, finished:
   if (!settled.ok) {
     throw new ApiError(402, 'insufficient_quota', 'The finished video cannot be paid for: its credit hold expired and the balance no longer covers it', null, { 'x-should-retry': 'false' });
   }
-  // Whoever settled first decided the state (completed_at, cost): every racer answers with it.
+  // Whoever settled first decided the state (completed_at, cost): every racer answers with it. That one also
+  // tells the customer (a queued, signed webhook) — once per job, whoever ended it: a poll, the watcher or fal.
   const stored = settled.state ? (JSON.parse(settled.state) as Finished) : finished;
+  if (settled.charged && (stored.s === 'completed' || stored.s === 'failed')) await notify(ctx, job, id, key, stored.s, stored.at);
   return present(ctx, stored, settled.charged && settled.amount > 0);
+}
+
+/**
+ * Follows a job for nobody in particular (the watcher, a fal webhook): the path of a poll — its record, else the
+ * provider, and the same settle under the same claim — without a customer's rate limit. `null` when the job has no
+ * record yet (its enqueue has not completed) or no longer has one.
+ */
+export async function followJob(ctx: Ctx, job: Job, id: string): Promise<Polled | null> {
+  const key = jobKey(job);
+  const r = await persist(() => ctx.ledger.admit({ account: job.a, keyId: 'system:follow', rpm: 1_000_000, now: Date.now(), lookup: key }), ctx.cfg.STORE_TIMEOUT_MS);
+  const record = r.ok ? (r.job ?? null) : null;
+  if (!record) return null;
+  if (record.state) {
+    const f = JSON.parse(record.state) as Finished;
+    return f.s === 'deleted' ? null : present(ctx, f, false);
+  }
+  return advance(ctx, job, id, key);
 }
 
 /**

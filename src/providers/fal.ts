@@ -87,10 +87,11 @@ export class FalProvider implements Provider {
     return { assets, revisedPrompt: revised };
   }
 
-  async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<string> {
+  async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention' | 'webhookUrl'>): Promise<string> {
     const body = jsonStream(videoInput(route, req));
     const headers = { ...this.headers(opts), 'content-length': String(body.length) };
-    const reply = await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}`, {
+    const hook = opts.webhookUrl ? `?fal_webhook=${encodeURIComponent(opts.webhookUrl)}` : '';
+    const reply = await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}${hook}`, {
       method: 'POST',
       headers,
       body: sized(body),

@@ -53,6 +53,8 @@ export type VideoState =
 export interface RunOptions {
   /** Ask the provider to expire its own copies quickly (outputs are re-hosted privately). */
   shortRetention: boolean;
+  /** Where the provider should report completion (fal's `fal_webhook`); providers without webhooks ignore it. */
+  webhookUrl?: string;
   /** The rules a customer URL must pass before the gateway fetches it (worker-tier inputs). */
   urlRules: UrlRules;
 }

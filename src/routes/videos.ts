@@ -16,6 +16,7 @@ import type { InputFile } from '../providers/types';
 import { fileDigest, sha256Hex } from '../http/crypto';
 import type { UrlRules } from '../http/urls';
 import { checkInputUrl, dataUriInput, typedInput, type InputKind } from '../media/inputs';
+import { startWatch } from '../jobs/watch';
 
 const mediaUrl = z.string({ error: 'must be an https URL or a data: URI' }).check(
   z.regex(/^(https?:\/\/|data:)/i, 'must be an https URL or a data: URI'),
@@ -148,6 +149,8 @@ async function start(c: Context<AppEnv>, ctx: Ctx, input: VideoInput, idem: Idem
   }
   const body = videoObject(out.id, out.job, { status: 'queued', progress: 0, remixedFrom: from ?? null });
   await recordEnqueue(ctx, out, idem, body, from);
+  // After the record exists: the watcher's first look finds it.
+  await startWatch(ctx.env, { account: out.job.a, id: out.id, origin: ctx.origin });
   c.header('openai-poll-after-ms', POLL_AFTER_MS);
   return c.json(body);
 }

@@ -24,6 +24,7 @@ function freePort(): Promise<number> {
 
 let child: ChildProcess;
 let base = '';
+let falBase = '';
 let output = '';
 let exited: number | null | undefined;
 const state = mkdtempSync(path.join(os.tmpdir(), 'phi-dev-test-'));
@@ -31,6 +32,7 @@ const state = mkdtempSync(path.join(os.tmpdir(), 'phi-dev-test-'));
 beforeAll(async () => {
   const [port, fal, worker, inspector] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   base = `http://127.0.0.1:${port}`;
+  falBase = `http://127.0.0.1:${fal}`;
   child = spawn(process.execPath, ['scripts/dev.mjs'], {
     cwd: ROOT,
     detached: true,
@@ -211,5 +213,35 @@ describe('the OpenAI SDK from Node, files as Node users have them', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('completion without polling, in npm run dev', () => {
+  it("a paid video nobody polls is ended by fal's webhook (delivered to the dev server, verified) and the watcher, charged once", async () => {
+    const admin = { authorization: 'Bearer dev-admin-token', 'content-type': 'application/json' };
+    const issue = () => fetch(`${base}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ tier: 'paid', credits_micro: 1_000_000 }) });
+    const { key, account } = (await (await issue().catch(issue)).json()) as { key: string; account: string };
+    const res = await fetch(`${base}/v1/videos`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'wan', prompt: 'an unpolled lobby pan', seconds: '4' }),
+    });
+    expect(res.status).toBe(200);
+    const balance = async () => (await (await fetch(`${base}/admin/accounts/${account}`, { headers: admin })).json()) as { balance_micro: number; held_micro: number; charges: number };
+    for (let i = 0; ; i++) {
+      const b = await balance();
+      if (b.charges === 1) {
+        expect(b).toMatchObject({ balance_micro: 637_000, held_micro: 0 });
+        break;
+      }
+      if (i > 60) throw new Error(`never charged: ${JSON.stringify(b)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // The stand-in's webhook reached the dev server and was accepted (signature verified against its JWKS).
+    const hooks = (await (await fetch(`${falBase}/__webhooks`)).json()) as { url: string; attempts: { status?: number }[] }[];
+    const ours = hooks.filter((h) => h.url.startsWith(`${base}/v1/hooks/fal/`));
+    expect(ours.length).toBeGreaterThan(0);
+    expect(ours.some((h) => h.attempts.some((a) => a.status === 200))).toBe(true);
+    expect((await balance()).charges).toBe(1);
   });
 });

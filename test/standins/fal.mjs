@@ -7,10 +7,16 @@
 // the outputs without a Content-Length. Faults: #fal-shape-<name> answers a wrong-shaped JSON body (see SHAPES),
 // #fal-stall sends half a sync result and stalls, #fal-stall-file / #fal-short-file serve an output file that stalls
 // half way / ends short of its Content-Length. Every request except /__calls is recorded in `calls`.
+// Webhooks: a queue submit with ?fal_webhook=<url> is reported to that URL when the job completes (on a timer, polled
+// or not): {request_id, gateway_request_id, status OK|ERROR, payload|error}, signed like fal's — ED25519 over
+// `request_id\nuser_id\ntimestamp\nhex(sha256(body))` in X-Fal-Webhook-{Request-Id,User-Id,Timestamp,Signature} —
+// with a key published at /.well-known/jwks.json (after a decoy key: verifiers must try every key). Delivered with up
+// to 3 attempts; every webhook is listed at GET /__webhooks[?request_id=] as {url, headers (lower-case), body (the
+// exact raw string), at, attempts: [{status|error, at}]}, so tests can relay it to an in-process gateway.
 // Outputs are real files: PNGs of exactly the reported width x height (text-to-image: image_size; image-to-image:
 // the input PNG's size) and MP4s that players decode (see media.mjs).
 import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { fmp4, gradientPng, mp4, padded, pngSize } from './media.mjs';
 
 const PRESETS = { square_hd: [1024, 1024], square: [512, 512], portrait_4_3: [768, 1024],
@@ -203,7 +209,7 @@ function jobFailure(prompt) {
  * Start the fal stand-in on 127.0.0.1.
  * @param {{ key?: string, prefix?: string, port?: number, record?: boolean }} [opts] `record: false` keeps no
  *   call log (load and memory runs)
- * @returns {Promise<{ origin: string, runUrl: string, queueUrl: string, calls: any[], close(): Promise<void> }>}
+ * @returns {Promise<{ origin: string, runUrl: string, queueUrl: string, jwksUrl: string, calls: any[], close(): Promise<void> }>}
  */
 export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, record = true } = {}) {
   prefix = prefix.replace(/^\/+|\/+$/g, '');
@@ -301,6 +307,13 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       const job = { id: randomUUID(), endpoint: rest, base, prompt, output: r.output, failure: jobFailure(prompt),
         at: Date.now(), polls: 0, cancelled: false };
       jobs.set(job.id, job);
+      const hookUrl = url.searchParams.get('fal_webhook');
+      if (hookUrl) {
+        // When the job completes by the clock (polled or not), as fal reports it.
+        const t = setTimeout(() => { timers.delete(t); void sendWebhook(job, hookUrl).catch(() => {}); },
+          (prompt.includes('#fal-slow') ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS) + 20);
+        timers.add(t);
+      }
       return shapeOf(prompt, 'submit') ?? { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: 0 } };
     }
     // GET {queue}/{owner/alias}/requests/{id}[/status] and PUT .../requests/{id}/cancel
@@ -343,9 +356,57 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     return { ...reply, headers: { ...reply.headers, 'x-fal-request-id': job.id } };
   }
 
+  // Webhook signing: a decoy key first in the JWKS, then the one that signs.
+  const signer = generateKeyPairSync('ed25519');
+  const decoy = generateKeyPairSync('ed25519');
+  const jwk = (pair, kid) => ({ ...pair.publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'EdDSA' });
+  const jwks = { keys: [jwk(decoy, 'standin-decoy'), jwk(signer, 'standin-signing')] };
+  const USER_ID = 'standin-user';
+  /** @type {{url: string, requestId: string, headers: Record<string, string>, body: string, at: number, attempts: object[]}[]} */
+  const webhooks = [];
+
+  /** The headers of a webhook for `requestId` with `body`, signed at `timestamp` (unix seconds). */
+  function signed(requestId, body, timestamp) {
+    const digest = createHash('sha256').update(body).digest('hex');
+    const signature = sign(null, Buffer.from(`${requestId}\n${USER_ID}\n${timestamp}\n${digest}`), signer.privateKey).toString('hex');
+    return { 'content-type': 'application/json', 'x-fal-webhook-request-id': requestId, 'x-fal-webhook-user-id': USER_ID,
+      'x-fal-webhook-timestamp': timestamp, 'x-fal-webhook-signature': signature };
+  }
+
+  /** Reports a finished job to its fal_webhook URL, signed; up to 3 attempts ~1 s apart. */
+  async function sendWebhook(job, hookUrl) {
+    const failed = job.failure;
+    const detail = failed?.body?.detail;
+    const payload = failed
+      ? { request_id: job.id, gateway_request_id: job.id, status: 'ERROR', error: typeof detail === 'string' ? detail : detail?.[0]?.msg ?? 'error', payload: { detail } }
+      : { request_id: job.id, gateway_request_id: job.id, status: 'OK', payload: job.output };
+    const body = JSON.stringify(payload);
+    const headers = signed(job.id, body, String(Math.floor(Date.now() / 1000)));
+    const record = { url: hookUrl, requestId: job.id, headers, body, at: Date.now(), attempts: [] };
+    webhooks.push(record);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const r = await fetch(hookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+        await r.arrayBuffer().catch(() => {});
+        record.attempts.push({ status: r.status, at: Date.now() });
+        if (r.ok) return;
+      } catch (e) {
+        record.attempts.push({ error: String(e?.cause?.code ?? e?.name ?? e), at: Date.now() });
+      }
+      await new Promise((r) => { const t = setTimeout(r, 1000); timers.add(t); });
+    }
+  }
+
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', origin);
+      if (url.pathname === '/.well-known/jwks.json') return send(res, { status: 200, body: jwks });
+      if (url.pathname === '/__webhooks') {
+        const id = url.searchParams.get('request_id');
+        const at = url.searchParams.get('timestamp'); // re-signed as if sent then (genuine but stale/early webhooks)
+        const list = webhooks.filter((w) => !id || w.requestId === id).map((w) => (at ? { ...w, headers: signed(w.requestId, w.body, at) } : w));
+        return send(res, { status: 200, body: list });
+      }
       const chunks = [];
       for await (const c of req) chunks.push(c);
       const raw = Buffer.concat(chunks).toString('utf8');
@@ -368,7 +429,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   origin = `http://127.0.0.1:${address.port}`;
   return {
-    origin, runUrl: `${origin}${prefix}/run`, queueUrl: `${origin}${prefix}/queue`, calls,
+    origin, runUrl: `${origin}${prefix}/run`, queueUrl: `${origin}${prefix}/queue`, jwksUrl: `${origin}/.well-known/jwks.json`, calls,
     close: () => new Promise((resolve) => {
       for (const t of timers) clearTimeout(t);
       server.close(() => resolve());
