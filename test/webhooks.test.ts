@@ -1,7 +1,7 @@
 // Completion without polling (issue 12): the job watcher on the JOBS queue, fal's signed webhooks, and customer
 // webhooks signed the Standard Webhooks way — with money exact whoever ends the job.
-import { inject } from 'vitest';
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, inject, it } from 'vitest';
 import { createMessageBatch } from 'cloudflare:test';
 import OpenAI from 'openai';
 import { decodeJob } from '../src/jobs/id';
@@ -196,6 +196,41 @@ describe('fal webhooks', () => {
     expect(new Set(polls.map((v) => v.completed_at)).size).toBe(1);
     expect(await gw.balance(account)).toMatchObject({ balance_micro: 637_000, held_micro: 0, charges: 1 });
     expect(queued.filter((q) => q.body.t === 'webhook')).toHaveLength(1);
+  });
+});
+
+describe('the fal hook route under hostile input (property)', () => {
+  it('any headers, body and token: 401 or 404 (413 when huge), never a 5xx, always the envelope; nothing moves', async () => {
+    const { seed, runs } = inject('fuzz');
+    const gw = gateway({ MEDIA: undefined });
+    const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
+    const { id } = await enqueue(gw, key, uniq('fuzzed hook'));
+    const genuine = await falWebhook(await requestIdOf(gw, id, account));
+    const token = new URL(genuine.url).pathname.split('/').pop()!;
+    const hex = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 0, maxLength: 130 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          token: fc.oneof(fc.constant(token), fc.string({ unit: fc.constantFrom(...'ABCabc019-_'), minLength: 1, maxLength: 200 })),
+          requestId: fc.oneof(fc.constant(header(genuine.headers, 'x-fal-webhook-request-id')!), fc.uuid(), fc.string({ maxLength: 40 })),
+          timestamp: fc.oneof(fc.constant(header(genuine.headers, 'x-fal-webhook-timestamp')!), fc.integer().map(String), fc.string({ maxLength: 12 })),
+          signature: fc.oneof(hex, fc.string({ maxLength: 130 })),
+          body: fc.oneof(fc.constant(genuine.body), fc.string({ maxLength: 300 }), fc.json()),
+        }),
+        async (h) => {
+          const res = await gw.fetch(`/v1/hooks/fal/${encodeURIComponent(h.token)}`, {
+            method: 'POST',
+            headers: { 'x-fal-webhook-request-id': h.requestId.replace(/[\r\n]/g, ''), 'x-fal-webhook-user-id': 'standin-user', 'x-fal-webhook-timestamp': h.timestamp.replace(/[\r\n]/g, ''), 'x-fal-webhook-signature': h.signature.replace(/[\r\n]/g, '') },
+            body: h.body,
+          });
+          expect([401, 404]).toContain(res.status);
+          expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+          expect(((await res.json()) as { error: { code: string } }).error.code).toMatch(/^(invalid_signature|not_found)$/);
+        },
+      ),
+      { seed, numRuns: Math.min(runs, 80), endOnFailure: true },
+    );
+    expect(await gw.balance(account)).toMatchObject({ held_micro: 363_000, charges: 0 });
   });
 });
 
