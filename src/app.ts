@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from './app-env';
 import { ApiError, toApiError } from './http/errors';
 import { methodNotAllowed } from './http/methods';
+import { cors } from './http/cors';
 import { configured, context, customer, discardBody, generation, limitBody, phiTier } from './http/middleware';
 import { account } from './routes/account';
 import { admin } from './routes/admin';
@@ -26,6 +27,8 @@ function fail(err: unknown, c: Context<AppEnv>): Response {
 app.use(context);
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
 app.use(configured);
+// Before everything else on /v1: a preflight carries no key.
+app.use('/v1/*', cors);
 
 /** OpenAI API families this gateway does not serve: a clear answer instead of a bare 404. */
 const UNSUPPORTED =

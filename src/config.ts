@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ApiError } from './http/errors';
 import type { Env } from './env';
 import { parseHostList } from './http/urls';
+import { parseOrigins } from './http/cors';
 import { aliasTable, OPENAI_ALIASES, type AliasTable } from './catalog/models';
 
 const str = z.string().check(z.trim(), z.minLength(1));
@@ -46,6 +47,7 @@ const schema = z.object({
   TEST_KEY_RPM: intVar(10, 1, 100_000),
   MODEL_ALIASES: opt,
   FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
+  CORS_ORIGINS: opt,
   FAL_JWKS_URL: z._default(url, 'https://rest.alpha.fal.ai/.well-known/jwks.json'),
 });
 
@@ -64,6 +66,8 @@ export interface Config extends Vars {
   workerHost: string | null;
   /** OpenAI names (gpt-image-*, dall-e-*, sora-2*) and MODEL_ALIASES, onto the canonical models. */
   modelAliases: AliasTable;
+  /** Parsed CORS_ORIGINS. */
+  corsOrigins: ReturnType<typeof parseOrigins>;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -115,6 +119,12 @@ export function parseConfig(env: Env): Config {
   } catch {
     throw configError('invalid setting MODEL_ALIASES (a JSON object of name → krea-2 | wan | avatar; a trailing * matches a prefix)');
   }
+  let corsOrigins: ReturnType<typeof parseOrigins>;
+  try {
+    corsOrigins = parseOrigins(v.CORS_ORIGINS);
+  } catch {
+    throw configError('invalid setting CORS_ORIGINS (comma-separated origins like https://app.example.com, or *)');
+  }
   let falMediaHosts: ReturnType<typeof parseHostList>;
   try {
     falMediaHosts = parseHostList(v.FAL_MEDIA_HOSTS);
@@ -125,6 +135,7 @@ export function parseConfig(env: Env): Config {
     ...v,
     falMediaHosts,
     modelAliases,
+    corsOrigins,
     workerHost: v.WORKER_URL ? new URL(v.WORKER_URL).host : null,
     falRunBase: trimSlash(v.FAL_RUN_URL),
     falQueueBase: trimSlash(v.FAL_QUEUE_URL),

@@ -43,4 +43,6 @@ export interface Env {
   FAL_MEDIA_HOSTS?: string;
   /** fal's webhook signing keys (JWKS); the stand-in serves its own in tests and npm run dev. */
   FAL_JWKS_URL?: string;
+  /** Browser origins allowed to call /v1 (comma-separated, or *). */
+  CORS_ORIGINS?: string;
 }
