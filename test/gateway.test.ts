@@ -93,7 +93,8 @@ describe('auth', () => {
     const del = await gw.admin(`/admin/keys/${key_id}`, { method: 'DELETE' });
     expect(await del.json()).toEqual({ key_id, revoked: true });
     expect((await gw.authed(key, '/v1/account')).status).toBe(401);
-    expect((await gw.admin(`/admin/keys/${key_id}`, { method: 'DELETE' })).status).toBe(404);
+    // Idempotent (issue 13): revoking again answers the same.
+    expect((await gw.admin(`/admin/keys/${key_id}`, { method: 'DELETE' })).status).toBe(200);
   });
 
   it('keys are stored hashed: the plaintext is nowhere in the ledger', async () => {
@@ -164,7 +165,7 @@ describe('operator API and account', () => {
     const issue = await gw.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ tier: 'paid', account, credits_micro: 50_000, rpm: 30 }) });
     expect(issue.status).toBe(201);
     const k = (await issue.json()) as Record<string, string>;
-    expect(k).toEqual({ key: expect.stringMatching(/^phi_/), key_id: expect.stringMatching(/^key_/), account, tier: 'paid', rpm: 30 });
+    expect(k).toEqual({ key: expect.stringMatching(/^phi_/), key_id: expect.stringMatching(/^key_/), account, tier: 'paid', rpm: 30, label: null, created_at: expect.any(Number), expires_at: null });
     const top = await gw.admin(`/admin/accounts/${account}/credits`, { method: 'POST', body: JSON.stringify({ amount_micro: 16_000 }) });
     expect(await top.json()).toEqual({ account, balance_micro: 66_000 });
     const me = await gw.authed(k.key!, '/v1/account');

@@ -26,11 +26,13 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     const hash = uniq('hash');
     expect(await ledger.findKey(hash)).toBeNull();
     await ledger.issueKey(hash, { keyId: `${hash}-id`, account, tier: 'paid', rpm: 7 }, 5_000);
-    expect(await ledger.findKey(hash)).toEqual({ keyId: `${hash}-id`, account, tier: 'paid', rpm: 7 });
+    expect(await ledger.findKey(hash)).toEqual({ keyId: `${hash}-id`, account, tier: 'paid', rpm: 7, expiresAt: null });
     expect((await ledger.account(account, now()))?.balance_micro).toBe(5_000);
-    expect(await ledger.revokeKey(`${hash}-id`)).toBe(true);
+    expect(await ledger.revokeKey(`${hash}-id`, now())).toBe(true);
     expect(await ledger.findKey(hash)).toBeNull();
-    expect(await ledger.revokeKey(`${hash}-id`)).toBe(false);
+    // Idempotent: still revoked, still listed; an unknown id is false.
+    expect(await ledger.revokeKey(`${hash}-id`, now())).toBe(true);
+    expect(await ledger.revokeKey(`${hash}-nope`, now())).toBe(false);
   });
 
   it('credits an existing account, refuses an unknown one unless asked to create it', async () => {
@@ -40,6 +42,50 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await ledger.account(account, now())).toBeNull();
     expect(await ledger.credit(account, 100_000, true)).toBe(100_000);
     expect(await ledger.credit(account, 1, false)).toBe(100_001);
+  });
+
+  it("lists an account's keys (label, created, expiry, revocation, last use) and accounts by name, in pages", async () => {
+    const account = uniq('keys');
+    const [h1, h2] = [uniq('h'), uniq('h')];
+    await ledger.issueKey(h1, { keyId: `${h1}-id`, account, tier: 'paid', rpm: 5 }, 100, { label: 'backend', createdAt: 1_790_000_000 });
+    await ledger.issueKey(h2, { keyId: `${h2}-id`, account, tier: 'paid', rpm: 6, expiresAt: 1_890_000_000 }, 0, { label: null, createdAt: 1_790_000_100 });
+    expect((await ledger.findKey(h2))?.expiresAt).toBe(1_890_000_000);
+    await admit(account, { keyId: `${h1}-id` });
+    await ledger.revokeKey(`${h2}-id`, 1_790_000_500_000);
+    const keys = await ledger.listKeys(account);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatchObject({ keyId: `${h1}-id`, label: 'backend', tier: 'paid', rpm: 5, createdAt: 1_790_000_000, expiresAt: null, revokedAt: null });
+    expect(keys[0]!.lastUsedAt).toBeGreaterThan(1_790_000_000);
+    expect(keys[1]).toMatchObject({ keyId: `${h2}-id`, label: null, expiresAt: 1_890_000_000, revokedAt: 1_790_000_500, lastUsedAt: null });
+    const other = uniq('zz-acct');
+    await ledger.credit(other, 1, true);
+    const names: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 1000; i++) {
+      const page: { accounts: string[]; hasMore: boolean } = await ledger.listAccounts(after, 50);
+      names.push(...page.accounts);
+      if (!page.hasMore) break;
+      after = page.accounts.at(-1)!;
+    }
+    expect(names).toContain(account);
+    expect(names).toContain(other);
+    expect([...names].sort()).toEqual(names);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('adjusts a balance by a signed amount with a reason, never below zero available (holds count)', async () => {
+    const account = uniq('adj');
+    expect(await ledger.adjust({ account, amount: 5, reason: 'x', id: 'adj-0', now: now() })).toEqual({ ok: false, reason: 'no_account' });
+    await ledger.credit(account, 1_000, true);
+    await admit(account, { hold: { id: 'h-adj', amount: 600, ttlSec: 60 } });
+    expect(await ledger.adjust({ account, amount: -401, reason: 'too much', id: 'adj-1', now: now() })).toEqual({ ok: false, reason: 'insufficient', availableMicro: 400 });
+    expect(await ledger.adjust({ account, amount: -400, reason: 'correction', id: 'adj-2', now: now() })).toEqual({ ok: true, balance: 600 });
+    expect(await ledger.adjust({ account, amount: 250, reason: 'refund of a bad render', id: 'adj-3', now: now() })).toEqual({ ok: true, balance: 850 });
+    const v = await view(account);
+    expect(v).toMatchObject({ balance_micro: 850, held_micro: 600, spent_micro: 0 });
+    expect(v.usage.map((u) => [u.claim, u.amount_micro, u.memo])).toEqual(
+      expect.arrayContaining([['adj-2', 400, 'adjustment: correction'], ['adj-3', -250, 'adjustment: refund of a bad render']]),
+    );
   });
 
   it("stores an account's webhook endpoint: only for an existing account, replaced, removed, per account", async () => {

@@ -51,6 +51,7 @@ export async function authenticate(header: string | undefined, cfg: Config, ledg
     cache.set(hash, { rec, until: now + KEY_CACHE_MS });
   }
   if (!rec) throw invalidKey('Incorrect API key provided');
+  if (rec.expiresAt && now >= rec.expiresAt * 1000) throw invalidKey('This API key has expired');
   return rec;
 }
 

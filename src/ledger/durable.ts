@@ -19,6 +19,9 @@ import {
   type JobPage,
   type JobRecord,
   type KeyRecord,
+  type KeyInfo,
+  type AdjustRequest,
+  type AdjustResult,
   type Ledger,
   type RefundRequest,
   type ReleaseRequest,
@@ -35,11 +38,20 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE holds ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE claims ADD COLUMN void INTEGER NOT NULL DEFAULT 0;
    DROP TABLE IF EXISTS rl;`,
+  // Operator API: key labels, creation, expiry and revocation (kept, not deleted); key last use per account.
+  `ALTER TABLE keys ADD COLUMN label TEXT;
+   ALTER TABLE keys ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE keys ADD COLUMN expires_at INTEGER;
+   ALTER TABLE keys ADD COLUMN revoked_at INTEGER;`,
 ];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (hash TEXT PRIMARY KEY, key_id TEXT UNIQUE NOT NULL, account TEXT NOT NULL,
-  tier TEXT NOT NULL, rpm INTEGER NOT NULL);
+  tier TEXT NOT NULL, rpm INTEGER NOT NULL, label TEXT, created_at INTEGER NOT NULL DEFAULT 0, expires_at INTEGER,
+  revoked_at INTEGER);
+CREATE INDEX IF NOT EXISTS keys_account ON keys (account, created_at);
+CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS key_used (key_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL,
   balance INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, charges INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL,
@@ -108,16 +120,53 @@ export class LedgerStore extends DurableObject<object> {
 
   // ---- key registry (the "keys" object) ----
   findKey(hash: string): KeyRecord | null {
-    const r = this.one('SELECT key_id, account, tier, rpm FROM keys WHERE hash = ?', hash);
-    return r ? { keyId: String(r.key_id), account: String(r.account), tier: r.tier as KeyRecord['tier'], rpm: Number(r.rpm) } : null;
+    const r = this.one('SELECT key_id, account, tier, rpm, expires_at FROM keys WHERE hash = ? AND revoked_at IS NULL', hash);
+    return r
+      ? { keyId: String(r.key_id), account: String(r.account), tier: r.tier as KeyRecord['tier'], rpm: Number(r.rpm), expiresAt: r.expires_at === null ? null : Number(r.expires_at) }
+      : null;
   }
 
-  putKey(hash: string, rec: KeyRecord): void {
-    this.sql.exec('INSERT INTO keys (hash, key_id, account, tier, rpm) VALUES (?, ?, ?, ?, ?)', hash, rec.keyId, rec.account, rec.tier, rec.rpm);
+  putKey(hash: string, rec: KeyRecord, label: string | null, createdAt: number): void {
+    this.sql.exec(
+      'INSERT INTO keys (hash, key_id, account, tier, rpm, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      hash, rec.keyId, rec.account, rec.tier, rec.rpm, label, createdAt, rec.expiresAt ?? null,
+    );
+    this.noteAccount(rec.account);
   }
 
-  deleteKey(keyId: string): boolean {
-    return this.sql.exec('DELETE FROM keys WHERE key_id = ?', keyId).rowsWritten > 0;
+  noteAccount(name: string): void {
+    this.sql.exec('INSERT OR IGNORE INTO accounts (name) VALUES (?)', name);
+  }
+
+  revoke(keyId: string, now: number): boolean {
+    if (!this.one('SELECT 1 FROM keys WHERE key_id = ?', keyId)) return false;
+    this.sql.exec('UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL', Math.floor(now / 1000), keyId);
+    return true;
+  }
+
+  keysOf(account: string): Omit<KeyInfo, 'lastUsedAt'>[] {
+    return this.sql
+      .exec('SELECT key_id, label, tier, rpm, created_at, expires_at, revoked_at FROM keys WHERE account = ? ORDER BY created_at, key_id', account)
+      .toArray()
+      .map((k) => ({
+        keyId: String(k.key_id),
+        label: k.label === null ? null : String(k.label),
+        tier: k.tier as KeyInfo['tier'],
+        rpm: Number(k.rpm),
+        createdAt: Number(k.created_at),
+        expiresAt: k.expires_at === null ? null : Number(k.expires_at),
+        revokedAt: k.revoked_at === null ? null : Number(k.revoked_at),
+      }));
+  }
+
+  accountNames(after: string | null, limit: number): { accounts: string[]; hasMore: boolean } {
+    const rows = this.sql.exec('SELECT name FROM accounts WHERE name > ? ORDER BY name LIMIT ?', after ?? '', limit + 1).toArray();
+    return { accounts: rows.slice(0, limit).map((r) => String(r.name)), hasMore: rows.length > limit };
+  }
+
+  /** When each of this account's keys was last used (unix seconds). */
+  usedAt(): Record<string, number> {
+    return Object.fromEntries(this.sql.exec('SELECT key_id, at FROM key_used').toArray().map((r) => [String(r.key_id), Number(r.at)]));
   }
 
   // ---- account objects ----
@@ -195,6 +244,29 @@ export class LedgerStore extends DurableObject<object> {
     };
   }
 
+  private lastUsed = new Map<string, number>();
+
+  /** A key's last use, written at most once a minute per key (in the admit's own transaction). */
+  private used(keyId: string, now: number): void {
+    if (keyId.startsWith('system')) return;
+    const id = keyId.replace(/:read$/, '');
+    if (now - (this.lastUsed.get(id) ?? 0) < 60_000) return;
+    this.lastUsed.set(id, now);
+    this.sql.exec('INSERT OR REPLACE INTO key_used (key_id, at) VALUES (?, ?)', id, Math.floor(now / 1000));
+  }
+
+  adjust(req: AdjustRequest): AdjustResult {
+    if (!this.one('SELECT 1 FROM account WHERE id = 1')) return { ok: false, reason: 'no_account' };
+    const available = (this.balance() ?? 0) - this.held(req.now);
+    if (available + req.amount < 0) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
+    // A credit is not spending: only the balance moves; the usage record keeps the reason.
+    this.sql.exec('UPDATE account SET balance = balance + ? WHERE id = 1', req.amount);
+    const st = this.state();
+    if (st.balance !== null) st.balance += req.amount;
+    this.record(req.id, -req.amount, `adjustment: ${req.reason}`, req.now);
+    return { ok: true, balance: this.balance() ?? 0 };
+  }
+
   private record(claim: string, amount: number, memo: string, now: number): void {
     this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', claim, amount, memo, now);
     // Trimmed to the newest USAGE_KEEP now and then, not on every write.
@@ -241,6 +313,7 @@ export class LedgerStore extends DurableObject<object> {
       this.debit(c.amount, 1);
       this.record(c.id, c.amount, c.memo, now);
     }
+    this.used(req.keyId, now);
     if (req.hold && req.hold.amount > 0) {
       const expiresAt = now + req.hold.ttlSec * 1000;
       this.sql.exec('INSERT INTO holds (id, amount, expires_at) VALUES (?, ?, ?)', req.hold.id, req.hold.amount, expiresAt);
@@ -390,17 +463,32 @@ export class DurableLedger implements Ledger {
     return this.keys().findKey(hash);
   }
 
-  async issueKey(hash: string, rec: KeyRecord, credits: number) {
+  async issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }) {
     await this.acct(rec.account).credit(rec.account, credits, true);
-    await this.keys().putKey(hash, rec);
+    await this.keys().putKey(hash, rec, meta?.label ?? null, meta?.createdAt ?? Math.floor(Date.now() / 1000));
   }
 
-  revokeKey(keyId: string) {
-    return this.keys().deleteKey(keyId);
+  revokeKey(keyId: string, now: number) {
+    return this.keys().revoke(keyId, now);
   }
 
-  credit(account: string, amount: number, create: boolean) {
-    return this.acct(account).credit(account, amount, create);
+  async listKeys(account: string): Promise<KeyInfo[]> {
+    const [keys, used] = await Promise.all([this.keys().keysOf(account), this.acct(account).usedAt()]);
+    return keys.map((k) => ({ ...k, lastUsedAt: used[k.keyId] ?? null }));
+  }
+
+  listAccounts(after: string | null, limit: number) {
+    return this.keys().accountNames(after, limit);
+  }
+
+  adjust(req: AdjustRequest) {
+    return this.acct(req.account).adjust(req);
+  }
+
+  async credit(account: string, amount: number, create: boolean) {
+    const balance = await this.acct(account).credit(account, amount, create);
+    if (create && balance !== null) await this.keys().noteAccount(account);
+    return balance;
   }
 
   account(account: string, now: number) {

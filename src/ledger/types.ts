@@ -11,7 +11,34 @@ export interface KeyRecord {
   tier: Tier;
   /** Requests per minute allowed for this key. */
   rpm: number;
+  /** Unix seconds after which the key no longer authenticates (none: never). */
+  expiresAt?: number | null;
 }
+
+/** What the operator sees of a key (never its hash or plaintext). Times in unix seconds. */
+export interface KeyInfo {
+  keyId: string;
+  label: string | null;
+  tier: Tier;
+  rpm: number;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** A signed correction of an account's balance; refused when it would take `available` below zero. */
+export interface AdjustRequest {
+  account: string;
+  /** signed micro-USD: positive credits the account (a refund), negative debits it (a correction) */
+  amount: number;
+  reason: string;
+  /** unique per adjustment: the usage record's claim */
+  id: string;
+  now: number;
+}
+
+export type AdjustResult = { ok: true; balance: number } | { ok: false; reason: 'no_account' } | { ok: false; reason: 'insufficient'; availableMicro: number };
 
 export interface UsageRecord {
   claim: string;
@@ -171,9 +198,15 @@ export interface WebhookConfig {
 export interface Ledger {
   findKey(hash: string): Promise<KeyRecord | null>;
   /** Stores a new key (by hash); creates the account with `credits` if it does not exist yet. */
-  issueKey(hash: string, rec: KeyRecord, credits: number): Promise<void>;
-  /** Revokes by key id; false when no such key. */
-  revokeKey(keyId: string): Promise<boolean>;
+  issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }): Promise<void>;
+  /** Revokes by key id (idempotent: a revoked key stays revoked, listed with when); false when no such key. */
+  revokeKey(keyId: string, now: number): Promise<boolean>;
+  /** An account's keys, oldest first (revoked ones included). */
+  listKeys(account: string): Promise<KeyInfo[]>;
+  /** Account names in name order, after `after`, at most `limit`. */
+  listAccounts(after: string | null, limit: number): Promise<{ accounts: string[]; hasMore: boolean }>;
+  /** Applies a signed adjustment, recorded in the account's usage with its reason. */
+  adjust(req: AdjustRequest): Promise<AdjustResult>;
   /** Adds credits and returns the new balance; null when the account does not exist and `create` is false. */
   credit(account: string, amount: number, create: boolean): Promise<number | null>;
   account(account: string, now: number): Promise<AccountView | null>;

@@ -14,6 +14,9 @@ import {
   type AdmitResult,
   type DiscardRequest,
   type WebhookConfig,
+  type KeyInfo,
+  type AdjustRequest,
+  type AdjustResult,
   type JobRecord,
   type KeyRecord,
   type Ledger,
@@ -39,9 +42,9 @@ end
 local now = tonumber(ARGV[1])
 `;
 
-// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|'', job index|''
+// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|'', job index|'', key last use|''
 // ARGV: now, rpm, chargeAmount, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, claimTtlMs, usageJson,
-//       list order ('asc'|'desc'|''), list limit, after createdAt|'', after key, job key prefix
+//       list order ('asc'|'desc'|''), list limit, after createdAt|'', after key, job key prefix, key id
 const ADMIT = `${HELD}
 if KEYS[3] ~= '' then
   local c = redis.call('GET', KEYS[3])
@@ -70,6 +73,7 @@ if charge + hold > 0 then
   if charge + hold > avail then return {'insufficient', math.max(0, avail)} end
 end
 redis.call('SET', KEYS[4], string.format('%.3f', base + interval), 'PX', math.ceil(ahead) + 1000)
+if KEYS[10] ~= '' then redis.call('HSET', KEYS[10], ARGV[16], math.floor(now / 1000)) end
 if KEYS[3] ~= '' then
   if charge > 0 then
     redis.call('HINCRBY', KEYS[1], 'balance', -charge)
@@ -214,6 +218,27 @@ return 1
 `;
 
 // KEYS: account  ARGV: amount, create (1|0) → new balance, or nil when the account does not exist
+// KEYS: the key's account record, its hash record. ARGV: now (s). Revocation keeps the key's listing.
+const REVOKE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local hash = redis.call('HGET', KEYS[1], 'hash')
+if hash then redis.call('DEL', 'phi:key:' .. hash) end
+redis.call('HSETNX', KEYS[1], 'revoked', ARGV[1])
+return 1
+`;
+
+// KEYS: account, holds, usage. ARGV: now, amount (signed), usage json. Never below zero available.
+const ADJUST = `${HELD}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'no_account'} end
+local avail = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0') - held(KEYS[2], now)
+local amount = tonumber(ARGV[2])
+if avail + amount < 0 then return {'insufficient', math.max(0, avail)} end
+local balance = redis.call('HINCRBY', KEYS[1], 'balance', amount)
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('LTRIM', KEYS[3], 0, ${USAGE_KEEP - 1})
+return {'ok', balance}
+`;
+
 // KEYS: account, webhook. ARGV: url ('' removes), nonce, created_at. 0 when the account does not exist.
 const SET_WEBHOOK = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -249,30 +274,67 @@ export class UpstashLedger implements Ledger {
   async findKey(hash: string): Promise<KeyRecord | null> {
     const h = pairs(await this.redis.cmd('hgetall', `phi:key:${hash}`));
     if (!h.id) return null;
-    return { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm) };
+    return { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm), expiresAt: h.exp ? Number(h.exp) : null };
   }
 
-  async issueKey(hash: string, rec: KeyRecord, credits: number): Promise<void> {
+  async issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }): Promise<void> {
+    const created = meta?.createdAt ?? Math.floor(Date.now() / 1000);
+    const exp = rec.expiresAt ? ['exp', rec.expiresAt] : [];
     await this.redis.transaction([
       ['hincrby', this.k(rec.account, 'a'), 'balance', credits],
-      ['hset', `phi:key:${hash}`, 'id', rec.keyId, 'account', rec.account, 'tier', rec.tier, 'rpm', rec.rpm],
+      ['hset', `phi:key:${hash}`, 'id', rec.keyId, 'account', rec.account, 'tier', rec.tier, 'rpm', rec.rpm, ...exp],
       ['set', `phi:kid:${rec.keyId}`, hash],
+      ['set', `phi:kacct:${rec.keyId}`, rec.account],
+      ['hset', this.k(rec.account, `k:${rec.keyId}`), 'hash', hash, 'tier', rec.tier, 'rpm', rec.rpm, 'created', created, ...exp, ...(meta?.label ? ['label', meta.label] : [])],
+      ['zadd', this.k(rec.account, 'keys'), created, rec.keyId],
+      ['zadd', 'phi:accounts', 0, rec.account],
     ]);
   }
 
-  async revokeKey(keyId: string): Promise<boolean> {
-    const hash = await this.redis.cmd('get', `phi:kid:${keyId}`);
-    if (typeof hash !== 'string') return false;
-    await this.redis.transaction([
-      ['del', `phi:key:${hash}`],
-      ['del', `phi:kid:${keyId}`],
-    ]);
-    return true;
+  async revokeKey(keyId: string, now: number): Promise<boolean> {
+    const account = await this.redis.cmd('get', `phi:kacct:${keyId}`);
+    if (typeof account !== 'string') return false;
+    return Number(await this.redis.script(REVOKE, [this.k(account, `k:${keyId}`)], [Math.floor(now / 1000)])) === 1;
+  }
+
+  async listKeys(account: string): Promise<KeyInfo[]> {
+    const ids = ((await this.redis.cmd('zrange', this.k(account, 'keys'), 0, -1)) as string[]) ?? [];
+    const replies = await this.redis.pipeline([...ids.map((id) => ['hgetall', this.k(account, `k:${id}`)]), ['hgetall', this.k(account, 'used')]]);
+    const used = pairs(replies.at(-1));
+    return ids.map((keyId, i) => {
+      const h = pairs(replies[i]);
+      return {
+        keyId,
+        label: h.label ?? null,
+        tier: h.tier as KeyInfo['tier'],
+        rpm: Number(h.rpm),
+        createdAt: Number(h.created),
+        expiresAt: h.exp ? Number(h.exp) : null,
+        revokedAt: h.revoked ? Number(h.revoked) : null,
+        lastUsedAt: used[keyId] ? Number(used[keyId]) : null,
+      };
+    });
+  }
+
+  async listAccounts(after: string | null, limit: number): Promise<{ accounts: string[]; hasMore: boolean }> {
+    const names = (await this.redis.cmd('zrangebylex', 'phi:accounts', after ? `(${after}` : '-', '+', 'LIMIT', 0, limit + 1)) as string[];
+    return { accounts: names.slice(0, limit), hasMore: names.length > limit };
+  }
+
+  async adjust(req: AdjustRequest): Promise<AdjustResult> {
+    const a = req.account;
+    const usage: UsageRecord = { claim: req.id, amount_micro: -req.amount, memo: `adjustment: ${req.reason}`, at: req.now };
+    const [status, value] = (await this.redis.script(ADJUST, [this.k(a, 'a'), this.k(a, 'h'), this.k(a, 'u')], [req.now, req.amount, JSON.stringify(usage)])) as Reply;
+    if (status === 'no_account') return { ok: false, reason: 'no_account' };
+    if (status === 'insufficient') return { ok: false, reason: 'insufficient', availableMicro: Number(value) };
+    return { ok: true, balance: Number(value) };
   }
 
   async credit(account: string, amount: number, create: boolean): Promise<number | null> {
     const balance = await this.redis.script(CREDIT, [this.k(account, 'a')], [amount, create ? 1 : 0]);
-    return balance === null ? null : Number(balance);
+    if (balance === null) return null;
+    if (create) await this.redis.cmd('zadd', 'phi:accounts', 0, account);
+    return Number(balance);
   }
 
   async account(account: string, now: number): Promise<AccountView | null> {
@@ -311,6 +373,7 @@ export class UpstashLedger implements Ledger {
       this.k(a, 'u'),
       req.lookup ? this.k(a, `j:${req.lookup}`) : '',
       req.list ? this.k(a, 'jobs') : '',
+      req.keyId.startsWith('system') ? '' : this.k(a, 'used'),
     ];
     const args = [
       req.now,
@@ -328,6 +391,7 @@ export class UpstashLedger implements Ledger {
       req.list?.after?.createdAt ?? '',
       req.list?.after?.key ?? '',
       this.k(a, 'j:'),
+      req.keyId.replace(/:read$/, ''),
     ];
     const reply = (await this.redis.script(ADMIT, keys, args)) as Reply;
     const [status, value] = reply;

@@ -5,7 +5,7 @@ import { forgetKeys, requireAdmin } from '../http/auth';
 import { TEST_KEY } from '../http/auth';
 import { randomHex, randomId, sha256Hex } from '../http/crypto';
 import { badRequest, notFound } from '../http/errors';
-import { bool, intIn, oneOf, parse, readJson } from '../http/validate';
+import { bool, intIn, intLike as intLikeIn, oneOf, parse, readJson } from '../http/validate';
 import { customerUrl } from '../http/urls';
 import { webhookSecret } from '../jobs/webhooks';
 
@@ -19,7 +19,16 @@ const issueBody = z.object({
   account: z.optional(accountName),
   credits_micro: z.optional(intIn(0, 1e12)),
   rpm: z.optional(intIn(1, 100_000)),
+  label: z.optional(z.string({ error: 'must be a string' }).check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(64, 'must be at most 64 characters'))),
+  expires_at: z.optional(intIn(1, 2 ** 32)),
 });
+
+const adjustBody = z.object({
+  amount_micro: intIn(-1e12, 1e12),
+  reason: z.string({ error: 'must be a string' }).check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(200, 'must be at most 200 characters')),
+});
+
+const pageQuery = z.object({ after: z.optional(accountName), limit: z.optional(intLikeIn(1, 100)) });
 
 const webhookBody = z.object({ url: z.string({ error: 'must be a string' }).check(z.maxLength(2048, 'must be at most 2048 characters')) });
 
@@ -45,19 +54,57 @@ export const admin = new Hono<AppEnv>()
     const body = parse(issueBody, await readJson(c.req.raw));
     if (body.account === TEST_KEY.account) throw reserved();
     const key = `phi_${randomId(32)}`;
+    const now = Math.floor(Date.now() / 1000);
+    if (body.expires_at !== undefined && body.expires_at <= now) throw badRequest('expires_at', "'expires_at' must be a future time in unix seconds");
     const rec = {
       keyId: `key_${randomId(12)}`,
       account: body.account ?? `acct_${randomHex(12)}`,
       tier: body.tier,
       rpm: body.rpm ?? DEFAULT_RPM,
+      expiresAt: body.expires_at ?? null,
     };
-    await c.get('ledger').issueKey(await sha256Hex(key), rec, body.credits_micro ?? 0);
-    return c.json({ key, key_id: rec.keyId, account: rec.account, tier: rec.tier, rpm: rec.rpm }, 201);
+    const label = body.label ?? null;
+    await c.get('ledger').issueKey(await sha256Hex(key), rec, body.credits_micro ?? 0, { label, createdAt: now });
+    return c.json({ key, key_id: rec.keyId, account: rec.account, tier: rec.tier, rpm: rec.rpm, label, created_at: now, expires_at: rec.expiresAt }, 201);
   })
+  // Idempotent: revoking a revoked key answers the same; an unknown key is a 404.
   .delete('/keys/:keyId', async (c) => {
-    if (!(await c.get('ledger').revokeKey(c.req.param('keyId')))) throw notFound('No such key');
+    if (!(await c.get('ledger').revokeKey(c.req.param('keyId'), Date.now()))) throw notFound('No such key');
     forgetKeys();
     return c.json({ key_id: c.req.param('keyId'), revoked: true });
+  })
+  // Accounts in name order with their money; `after` is the last account of the previous page.
+  .get('/accounts', async (c) => {
+    const q = parse(pageQuery, c.req.query());
+    const ledger = c.get('ledger');
+    const page = await ledger.listAccounts(q.after ?? null, q.limit ?? 20);
+    const now = Date.now();
+    const views = await Promise.all(page.accounts.map((a) => ledger.account(a, now)));
+    const data = page.accounts.map((account, i) => {
+      const v = views[i];
+      return { account, balance_micro: v?.balance_micro ?? 0, held_micro: v?.held_micro ?? 0, available_micro: (v?.balance_micro ?? 0) - (v?.held_micro ?? 0), spent_micro: v?.spent_micro ?? 0, charges: v?.charges ?? 0 };
+    });
+    return c.json({ object: 'list', data, last: page.accounts.at(-1) ?? null, has_more: page.hasMore });
+  })
+  .get('/accounts/:account/keys', async (c) => {
+    const account = accountParam(c.req.param('account'));
+    const keys = await c.get('ledger').listKeys(account);
+    const data = keys.map((k) => ({
+      key_id: k.keyId, label: k.label, tier: k.tier, rpm: k.rpm, created_at: k.createdAt, last_used_at: k.lastUsedAt, expires_at: k.expiresAt, revoked_at: k.revokedAt,
+    }));
+    return c.json({ object: 'list', account, data });
+  })
+  // A signed correction (a refund when positive), with its reason in the account's usage; never below zero available.
+  .post('/accounts/:account/adjustments', async (c) => {
+    const account = accountParam(c.req.param('account'));
+    if (account === TEST_KEY.account) throw reserved();
+    const { amount_micro, reason } = parse(adjustBody, await readJson(c.req.raw));
+    if (amount_micro === 0) throw badRequest('amount_micro', "'amount_micro' must not be 0");
+    const id = `adj_${randomId(12)}`;
+    const r = await c.get('ledger').adjust({ account, amount: amount_micro, reason, id, now: Date.now() });
+    if (!r.ok && r.reason === 'no_account') throw notFound('No such account');
+    if (!r.ok) throw badRequest('amount_micro', `The adjustment would take the available balance below zero (available ${r.availableMicro})`);
+    return c.json({ id, account, amount_micro, reason, balance_micro: r.balance }, 201);
   })
   .post('/accounts/:account/credits', async (c) => {
     const account = accountParam(c.req.param('account'));
