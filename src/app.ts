@@ -9,6 +9,8 @@ import { account } from './routes/account';
 import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
 import { hooks } from './routes/hooks';
+import { openapiText } from './openapi/document';
+import { DOCS_HTML, DOCS_JS } from './openapi/docs';
 import { images } from './routes/images';
 import { media } from './routes/media';
 import { videos } from './routes/videos';
@@ -26,6 +28,11 @@ function fail(err: unknown, c: Context<AppEnv>): Response {
 
 app.use(context);
 app.get('/healthz', (c) => c.json({ status: 'ok' }));
+// The API document and its page: static, no key, no store.
+app.get('/openapi.json', (c) => c.body(openapiText(), 200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' }));
+const DOCS_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+app.get('/docs', (c) => c.html(DOCS_HTML, 200, { 'content-security-policy': DOCS_CSP, 'x-content-type-options': 'nosniff' }));
+app.get('/docs.js', (c) => c.body(DOCS_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'public, max-age=300' }));
 app.use(configured);
 // Before everything else on /v1: a preflight carries no key.
 app.use('/v1/*', cors);
@@ -52,6 +59,7 @@ app.use('/v1/images/*', phiTier, limitBody((c) => (isMultipart(c) ? 7 * MiB : Mi
 // `/v1/videos/*` also matches `/v1/videos` itself.
 app.use('/v1/videos/*', phiTier, limitBody((c) => (isMultipart(c) ? 13 * MiB : 2 * MiB)), generation);
 app.use('/v1/account', customer);
+app.use('/v1/usage', customer);
 app.use('/admin/*', limitBody(64 * 1024));
 // fal's webhook carries the job's output JSON (URLs, sizes): small.
 app.use('/v1/hooks/*', limitBody(256 * 1024));

@@ -173,7 +173,7 @@ describe('operator API and account', () => {
     await gw.authed(k.key!, '/v1/images/generations', { method: 'POST', body: JSON.stringify({ prompt: uniq('usage') }) });
     const view = await gw.balance(account);
     expect(view).toMatchObject({ balance_micro: 33_000, spent_micro: 33_000, charges: 1, available_micro: 33_000 });
-    expect(view.usage).toEqual([expect.objectContaining({ amount_micro: 33_000, memo: 'krea-2 x1' })]);
+    expect(view.usage).toEqual([expect.objectContaining({ type: 'image', model: 'krea-2', units: 1, cost_micro: 33_000 })]);
   });
 
   it('rejects bad operator input with 400 naming the field', async () => {

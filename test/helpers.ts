@@ -34,7 +34,7 @@ export function gateway(overrides: Partial<Record<keyof Env, unknown>> = {}) {
     },
     async balance(account: string) {
       const res = await admin(`/admin/accounts/${account}`);
-      return (await res.json()) as { balance_micro: number; held_micro: number; available_micro: number; spent_micro: number; charges: number; usage: { claim: string; amount_micro: number; memo: string }[] };
+      return (await res.json()) as { balance_micro: number; held_micro: number; available_micro: number; spent_micro: number; charges: number; usage: { type: string; model: string | null; units: number | null; cost_micro: number; reason: string | null }[] };
     },
     openai(apiKey: string, opts: { maxRetries?: number } = {}) {
       return new OpenAI({ apiKey, baseURL: `${BASE}/v1`, fetch: call as typeof fetch, maxRetries: opts.maxRetries ?? 2 });

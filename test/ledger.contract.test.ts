@@ -237,17 +237,17 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     await ledger.credit(account, 1_000_000, true);
     const t = Math.floor(now() / 1000);
     expect(await admit(account, { hold: { id: 'vh1', amount: 363_000, ttlSec: 60 } })).toEqual({ ok: true });
-    await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t } });
+    await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, meta: '{"r":"req_1","k":"key_1"}' } });
     await ledger.remember({ account, now: now(), job: { key: 'video:fal:r1', id: 'video_other', createdAt: t + 5 } }); // kept as first written
-    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({ ok: true, job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, state: null, from: null } });
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toMatchObject({ ok: true, job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, state: null, from: null, meta: '{"r":"req_1","k":"key_1"}' } });
     expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:nope' })).toEqual({ ok: true, job: null });
     const first = await ledger.settle({ account, claim: 'video:fal:r1', amount: 363_000, holdId: 'vh1', memo: '', now: now(), state: '{"s":"completed","at":1}' });
     expect(first).toMatchObject({ ok: true, charged: true, state: '{"s":"completed","at":1}' });
     const again = await ledger.settle({ account, claim: 'video:fal:r1', amount: 363_000, holdId: 'vh1', memo: '', now: now(), state: '{"s":"completed","at":2}' });
     expect(again).toMatchObject({ ok: true, charged: false, amount: 363_000, state: '{"s":"completed","at":1}' });
-    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toEqual({
+    expect(await admit(account, { keyId: 'reads', lookup: 'video:fal:r1' })).toMatchObject({
       ok: true,
-      job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, state: '{"s":"completed","at":1}', from: null },
+      job: { key: 'video:fal:r1', id: 'video_public1', createdAt: t, state: '{"s":"completed","at":1}', from: null, meta: '{"r":"req_1","k":"key_1"}' },
     });
     expect(await view(account)).toMatchObject({ balance_micro: 637_000, held_micro: 0, charges: 1 });
   });

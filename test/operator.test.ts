@@ -58,9 +58,9 @@ describe('operator API', () => {
     }
     expect((await gw.admin(`/admin/accounts/${uniq('nobody')}/adjustments`, { method: 'POST', body: JSON.stringify({ amount_micro: 5, reason: 'x' }) })).status).toBe(404);
     expect((await gw.admin('/admin/accounts/test/adjustments', { method: 'POST', body: JSON.stringify({ amount_micro: 5, reason: 'x' }) })).status).toBe(400);
-    const view = (await (await gw.admin(`/admin/accounts/${account}`)).json()) as { balance_micro: number; usage: { memo: string }[] };
+    const view = (await (await gw.admin(`/admin/accounts/${account}`)).json()) as { balance_micro: number; usage: { type: string; reason: string }[] };
     expect(view.balance_micro).toBe(100_000);
-    expect(view.usage.map((u) => u.memo)).toEqual(expect.arrayContaining(['adjustment: refund: blurry render', 'adjustment: correction']));
+    expect(view.usage.filter((u) => u.type === 'adjustment').map((u) => u.reason)).toEqual(expect.arrayContaining(['refund: blurry render', 'correction']));
   });
 
   it('GET /admin/accounts pages through every account once, in name order, with balance, held and spent', async () => {

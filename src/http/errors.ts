@@ -1,27 +1,31 @@
 // One error shape for the whole gateway: the OpenAI envelope {error:{message,type,param,code}}.
 
-export type ErrorCode =
-  | 'invalid_request'
-  | 'invalid_api_key'
-  | 'insufficient_quota'
-  | 'phi_blocked'
-  | 'model_not_found'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'unsupported_endpoint'
-  | 'video_not_ready'
-  | 'invalid_signature'
-  | 'link_expired'
-  | 'payload_too_large'
-  | 'range_not_satisfiable'
-  | 'rate_limit_exceeded'
-  | 'idempotency_conflict'
-  | 'upstream_error'
-  | 'upstream_timeout'
-  | 'provider_unavailable'
-  | 'store_unavailable'
-  | 'config_invalid'
-  | 'internal_error';
+/** Every error code the gateway answers with (documented in /openapi.json). */
+export const ERROR_CODES = [
+  'invalid_request',
+  'invalid_api_key',
+  'insufficient_quota',
+  'phi_blocked',
+  'model_not_found',
+  'not_found',
+  'method_not_allowed',
+  'unsupported_endpoint',
+  'video_not_ready',
+  'invalid_signature',
+  'link_expired',
+  'payload_too_large',
+  'range_not_satisfiable',
+  'rate_limit_exceeded',
+  'idempotency_conflict',
+  'upstream_error',
+  'upstream_timeout',
+  'provider_unavailable',
+  'store_unavailable',
+  'config_invalid',
+  'internal_error',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const TYPES: Record<number, string> = {
   400: 'invalid_request_error',

@@ -20,7 +20,7 @@ export const watchDelaySec = (n: number) => [2, 3, 5, 10, 20, 30][n] ?? 60;
 /** A pipeline context acting for nobody in particular: the job's own account and tier, no customer limits. */
 export function systemCtx(env: Env, cfg: Config, ledger: Ledger, job: Job, origin: string, exec?: ExecutionContext): Ctx {
   const key: KeyRecord = { keyId: 'system', account: job.a, tier: job.p === 'fal' ? 'paid' : 'test', rpm: 0 };
-  return { env, cfg, ledger, key, origin, urlRules: { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [] }, exec };
+  return { env, cfg, ledger, key, origin, urlRules: { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [] }, exec, requestId: null };
 }
 
 /** Starts following a job (no queue bound: polls alone end it, as before). Never fails the enqueue. */

@@ -11,6 +11,8 @@ import {
   JOB_TTL_SEC,
   RELEASED_HOLD_TTL_MS,
   USAGE_KEEP,
+  USAGE_RETENTION_MS,
+  type UsageRecord,
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
@@ -43,6 +45,7 @@ const MIGRATIONS: string[] = [
    ALTER TABLE keys ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE keys ADD COLUMN expires_at INTEGER;
    ALTER TABLE keys ADD COLUMN revoked_at INTEGER;`,
+  `ALTER TABLE jobs ADD COLUMN meta TEXT;`,
 ];
 
 const SCHEMA = `
@@ -63,10 +66,11 @@ CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, amount INTEGER NOT NULL,
 CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
 CREATE TABLE IF NOT EXISTS usage (seq INTEGER PRIMARY KEY AUTOINCREMENT, claim TEXT NOT NULL,
   amount INTEGER NOT NULL, memo TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS usage_at ON usage (at);
 CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, fp TEXT NOT NULL, response TEXT, expires_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS idem_expiry ON idem (expires_at);
 CREATE TABLE IF NOT EXISTS jobs (key TEXT PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT,
-  expires_at INTEGER NOT NULL, remixed_from TEXT, deleted INTEGER NOT NULL DEFAULT 0);
+  expires_at INTEGER NOT NULL, remixed_from TEXT, deleted INTEGER NOT NULL DEFAULT 0, meta TEXT);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, key);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 CREATE TABLE IF NOT EXISTS webhook (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, nonce TEXT NOT NULL,
@@ -85,6 +89,7 @@ const jobOf = (j: Row): JobRecord => ({
   createdAt: Number(j.created_at),
   state: j.state === null ? null : String(j.state),
   from: j.remixed_from === null || j.remixed_from === undefined ? null : String(j.remixed_from),
+  meta: j.meta === null || j.meta === undefined ? null : String(j.meta),
 });
 
 export class LedgerStore extends DurableObject<object> {
@@ -255,6 +260,13 @@ export class LedgerStore extends DurableObject<object> {
     this.sql.exec('INSERT OR REPLACE INTO key_used (key_id, at) VALUES (?, ?)', id, Math.floor(now / 1000));
   }
 
+  usageBetween(from: number, to: number, limit: number): UsageRecord[] {
+    return this.sql
+      .exec('SELECT claim, amount, memo, at FROM usage WHERE at >= ? AND at <= ? ORDER BY at, seq LIMIT ?', from, to, limit)
+      .toArray()
+      .map((u) => ({ claim: String(u.claim), amount_micro: Number(u.amount), memo: String(u.memo), at: Number(u.at) }));
+  }
+
   adjust(req: AdjustRequest): AdjustResult {
     if (!this.one('SELECT 1 FROM account WHERE id = 1')) return { ok: false, reason: 'no_account' };
     const available = (this.balance() ?? 0) - this.held(req.now);
@@ -269,12 +281,12 @@ export class LedgerStore extends DurableObject<object> {
 
   private record(claim: string, amount: number, memo: string, now: number): void {
     this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', claim, amount, memo, now);
-    // Trimmed to the newest USAGE_KEEP now and then, not on every write.
-    if (++this.usageWrites % 32 === 0) this.sql.exec('DELETE FROM usage WHERE seq <= (SELECT MAX(seq) FROM usage) - ?', USAGE_KEEP);
+    // Kept for USAGE_RETENTION_MS (the usage API's horizon); trimmed now and then, not on every write.
+    if (++this.usageWrites % 64 === 0) this.sql.exec('DELETE FROM usage WHERE at < ?', now - USAGE_RETENTION_MS);
   }
 
   private job(key: string, now: number): JobRecord | null {
-    const j = this.one('SELECT key, id, created_at, state, remixed_from FROM jobs WHERE key = ? AND expires_at > ?', key, now);
+    const j = this.one('SELECT key, id, created_at, state, remixed_from, meta FROM jobs WHERE key = ? AND expires_at > ?', key, now);
     return j ? jobOf(j) : null;
   }
 
@@ -309,8 +321,8 @@ export class LedgerStore extends DurableObject<object> {
       if (c) this.sql.exec('DELETE FROM claims WHERE id = ?', c.id);
       return refused;
     }
-    if (c && c.amount > 0) {
-      this.debit(c.amount, 1);
+    if (c) {
+      if (c.amount > 0) this.debit(c.amount, 1);
       this.record(c.id, c.amount, c.memo, now);
     }
     this.used(req.keyId, now);
@@ -364,10 +376,8 @@ export class LedgerStore extends DurableObject<object> {
     const balance = this.balance() ?? 0;
     const available = balance - this.held(now);
     if (req.amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
-    if (req.amount > 0) {
-      this.debit(req.amount, 1);
-      this.record(req.claim, req.amount, req.memo, now);
-    }
+    if (req.amount > 0) this.debit(req.amount, 1);
+    if (req.amount > 0 || req.record) this.record(req.claim, req.amount, req.memo, now);
     this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', req.claim, req.amount, now + CLAIM_TTL_SEC * 1000);
     if (req.state !== undefined) this.sql.exec('UPDATE jobs SET state = ? WHERE key = ?', req.state, req.claim);
     return { ok: true, charged: true, amount: req.amount, balance: balance - req.amount, state: req.state ?? stored() };
@@ -411,12 +421,13 @@ export class LedgerStore extends DurableObject<object> {
     if (req.job) {
       const j = req.job;
       this.sql.exec(
-        'INSERT OR IGNORE INTO jobs (key, id, created_at, expires_at, remixed_from) VALUES (?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO jobs (key, id, created_at, expires_at, remixed_from, meta) VALUES (?, ?, ?, ?, ?, ?)',
         j.key,
         j.id,
         j.createdAt,
         req.now + JOB_TTL_SEC * 1000,
         j.from ?? null,
+        j.meta ?? null,
       );
     }
   }
@@ -483,6 +494,10 @@ export class DurableLedger implements Ledger {
 
   adjust(req: AdjustRequest) {
     return this.acct(req.account).adjust(req);
+  }
+
+  usage(account: string, from: number, to: number, limit: number) {
+    return this.acct(account).usageBetween(from, to, limit);
   }
 
   async credit(account: string, amount: number, create: boolean) {

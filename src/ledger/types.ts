@@ -93,6 +93,8 @@ export interface JobRecord {
   state: string | null;
   /** The video this one remixes (its public id), if any. */
   from: string | null;
+  /** Who enqueued it, for its usage record: `{"r": request id, "k": key id}` (JSON), if known. */
+  meta?: string | null;
 }
 
 /** One page of an account's jobs, ordered by (createdAt, key); `after` is the position of the previous page's last. */
@@ -141,6 +143,8 @@ export interface SettleRequest {
   memo: string;
   now: number;
   state?: string;
+  /** Record the usage even when nothing is charged (the free tier's deliveries). */
+  record?: boolean;
 }
 
 export type SettleResult =
@@ -173,7 +177,7 @@ export interface RememberRequest {
   account: string;
   now: number;
   idem?: { key: string; fingerprint: string; response: string; ttlSec: number };
-  job?: { key: string; id: string; createdAt: number; from?: string };
+  job?: { key: string; id: string; createdAt: number; from?: string; meta?: string };
 }
 
 /**
@@ -205,6 +209,8 @@ export interface Ledger {
   listKeys(account: string): Promise<KeyInfo[]>;
   /** Account names in name order, after `after`, at most `limit`. */
   listAccounts(after: string | null, limit: number): Promise<{ accounts: string[]; hasMore: boolean }>;
+  /** Usage records with `from` ≤ at ≤ `to` (ms), oldest first, at most `limit`. */
+  usage(account: string, from: number, to: number, limit: number): Promise<UsageRecord[]>;
   /** Applies a signed adjustment, recorded in the account's usage with its reason. */
   adjust(req: AdjustRequest): Promise<AdjustResult>;
   /** Adds credits and returns the new balance; null when the account does not exist and `create` is false. */
@@ -229,8 +235,10 @@ export interface Ledger {
 export const CLAIM_TTL_SEC = 30 * 24 * 3600;
 /** How long a job's record is kept (and listed). */
 export const JOB_TTL_SEC = CLAIM_TTL_SEC;
-/** Recent usage records kept per account. */
+/** Recent usage records shown with an account. */
 export const USAGE_KEEP = 100;
+/** How long usage records are kept (the usage API's horizon). */
+export const USAGE_RETENTION_MS = 400 * 24 * 3600 * 1000;
 /** The rate-limit window: a burst of at most `rpm` requests, then one every 60 s / rpm. */
 export const RATE_WINDOW_MS = 60_000;
 /** How long a released hold id is remembered (longer than any hold lives), so a late admit of it is refused. */

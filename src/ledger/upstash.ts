@@ -9,6 +9,7 @@ import {
   RATE_WINDOW_MS,
   RELEASED_HOLD_TTL_MS,
   USAGE_KEEP,
+  USAGE_RETENTION_MS,
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
@@ -79,9 +80,9 @@ if KEYS[3] ~= '' then
     redis.call('HINCRBY', KEYS[1], 'balance', -charge)
     redis.call('HINCRBY', KEYS[1], 'spent', charge)
     redis.call('HINCRBY', KEYS[1], 'charges', 1)
-    redis.call('LPUSH', KEYS[7], ARGV[10])
-    redis.call('LTRIM', KEYS[7], 0, ${USAGE_KEEP - 1})
   end
+  redis.call('ZADD', KEYS[7], now, ARGV[10])
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - ${USAGE_RETENTION_MS})
   redis.call('SET', KEYS[3], charge, 'PX', ARGV[9])
 end
 if hold > 0 then redis.call('HSET', KEYS[2], ARGV[4], string.format('%d:%d', hold, now + tonumber(ARGV[6]))) end
@@ -90,8 +91,8 @@ if KEYS[5] ~= '' then
   redis.call('PEXPIRE', KEYS[5], ARGV[8])
 end
 if KEYS[8] ~= '' then
-  local j = redis.call('HMGET', KEYS[8], 'id', 't', 's', 'f')
-  if j[1] then return {'ok', j[1], j[2], j[3] or false, j[4] or false} end
+  local j = redis.call('HMGET', KEYS[8], 'id', 't', 's', 'f', 'm')
+  if j[1] then return {'ok', j[1], j[2], j[3] or false, j[4] or false, j[5] or false} end
   return {'ok', false}
 end
 if ARGV[11] ~= '' then
@@ -121,7 +122,7 @@ end
 return {'ok'}
 `;
 
-// KEYS: account, holds, claim, usage, released-hold|'', job  ARGV: now, amount, holdId, usageJson, claimTtlMs, state|''
+// KEYS: account, holds, claim, usage, released-hold|'', job  ARGV: now, amount, holdId, usageJson, claimTtlMs, state|'', record at $0 ('1')
 const SETTLE = `${HELD}
 if ARGV[3] ~= '' then
   redis.call('HDEL', KEYS[2], ARGV[3])
@@ -137,8 +138,10 @@ if amt > 0 then
   redis.call('HINCRBY', KEYS[1], 'balance', -amt)
   redis.call('HINCRBY', KEYS[1], 'spent', amt)
   redis.call('HINCRBY', KEYS[1], 'charges', 1)
-  redis.call('LPUSH', KEYS[4], ARGV[4])
-  redis.call('LTRIM', KEYS[4], 0, ${USAGE_KEEP - 1})
+end
+if amt > 0 or ARGV[7] == '1' then
+  redis.call('ZADD', KEYS[4], now, ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ${USAGE_RETENTION_MS})
 end
 redis.call('SET', KEYS[3], amt, 'PX', ARGV[5])
 if ARGV[6] ~= '' and redis.call('EXISTS', KEYS[6]) == 1 then redis.call('HSET', KEYS[6], 's', ARGV[6]) end
@@ -165,8 +168,7 @@ if keep == 0 then
 else
   redis.call('SET', KEYS[2], keep, 'KEEPTTL')
 end
-redis.call('LPUSH', KEYS[3], cjson.encode({claim = ARGV[4], amount_micro = -back, memo = 'refund', at = tonumber(ARGV[2])}))
-redis.call('LTRIM', KEYS[3], 0, ${USAGE_KEEP - 1})
+redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), cjson.encode({claim = ARGV[4], amount_micro = -back, memo = 'refund', at = tonumber(ARGV[2])}))
 return keep
 `;
 
@@ -180,6 +182,7 @@ if KEYS[2] ~= '' then
   if redis.call('EXISTS', KEYS[2]) == 0 then
     redis.call('HSET', KEYS[2], 'id', ARGV[4], 't', ARGV[5])
     if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'f', ARGV[8]) end
+    if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'm', ARGV[9]) end
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
     redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
   end
@@ -234,8 +237,7 @@ local avail = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0') - held(KEY
 local amount = tonumber(ARGV[2])
 if avail + amount < 0 then return {'insufficient', math.max(0, avail)} end
 local balance = redis.call('HINCRBY', KEYS[1], 'balance', amount)
-redis.call('LPUSH', KEYS[3], ARGV[3])
-redis.call('LTRIM', KEYS[3], 0, ${USAGE_KEEP - 1})
+redis.call('ZADD', KEYS[3], now, ARGV[3])
 return {'ok', balance}
 `;
 
@@ -324,7 +326,7 @@ export class UpstashLedger implements Ledger {
   async adjust(req: AdjustRequest): Promise<AdjustResult> {
     const a = req.account;
     const usage: UsageRecord = { claim: req.id, amount_micro: -req.amount, memo: `adjustment: ${req.reason}`, at: req.now };
-    const [status, value] = (await this.redis.script(ADJUST, [this.k(a, 'a'), this.k(a, 'h'), this.k(a, 'u')], [req.now, req.amount, JSON.stringify(usage)])) as Reply;
+    const [status, value] = (await this.redis.script(ADJUST, [this.k(a, 'a'), this.k(a, 'h'), this.k(a, 'uz')], [req.now, req.amount, JSON.stringify(usage)])) as Reply;
     if (status === 'no_account') return { ok: false, reason: 'no_account' };
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', availableMicro: Number(value) };
     return { ok: true, balance: Number(value) };
@@ -341,7 +343,7 @@ export class UpstashLedger implements Ledger {
     const [rawA, rawHolds, usage] = await this.redis.pipeline([
       ['hgetall', this.k(account, 'a')],
       ['hgetall', this.k(account, 'h')],
-      ['lrange', this.k(account, 'u'), 0, USAGE_KEEP - 1],
+      ['zrevrange', this.k(account, 'uz'), 0, USAGE_KEEP - 1],
     ]);
     const a = pairs(rawA);
     if (a.balance === undefined) return null;
@@ -370,7 +372,7 @@ export class UpstashLedger implements Ledger {
       this.k(a, `rl:${req.keyId}`),
       req.idem ? this.k(a, `i:${req.idem.key}`) : '',
       req.hold ? this.k(a, `hx:${req.hold.id}`) : '',
-      this.k(a, 'u'),
+      this.k(a, 'uz'),
       req.lookup ? this.k(a, `j:${req.lookup}`) : '',
       req.list ? this.k(a, 'jobs') : '',
       req.keyId.startsWith('system') ? '' : this.k(a, 'used'),
@@ -408,7 +410,7 @@ export class UpstashLedger implements Ledger {
       case 'ok':
         if (!req.lookup) return { ok: true };
         // Redis turns a Lua false into nil: a missing job is {'ok'} or {'ok', nil}.
-        return { ok: true, job: value ? { key: req.lookup, id: String(value), createdAt: Number(reply[2]), state: text(reply[3]), from: text(reply[4]) } : null };
+        return { ok: true, job: value ? { key: req.lookup, id: String(value), createdAt: Number(reply[2]), state: text(reply[3]), from: text(reply[4]), meta: text(reply[5]) } : null };
       case 'rate_limited':
         return { ok: false, reason: 'rate_limited', retryAfterSec: Number(value) };
       case 'insufficient':
@@ -430,18 +432,18 @@ export class UpstashLedger implements Ledger {
       this.k(req.account, 'a'),
       this.k(req.account, 'h'),
       this.k(req.account, `c:${req.claim}`),
-      this.k(req.account, 'u'),
+      this.k(req.account, 'uz'),
       req.holdId ? this.k(req.account, `hx:${req.holdId}`) : '',
       this.k(req.account, `j:${req.claim}`),
     ];
-    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000, req.state ?? ''];
+    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000, req.state ?? '', req.record ? '1' : ''];
     const [status, a, b, state] = (await this.redis.script(SETTLE, keys, args)) as Reply;
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', availableMicro: Number(a) };
     return { ok: true, charged: status === 'ok', amount: Number(a), balance: Number(b), state: typeof state === 'string' ? state : null };
   }
 
   async refund(req: RefundRequest): Promise<number> {
-    const keys = [this.k(req.account, 'a'), this.k(req.account, `c:${req.claim}`), this.k(req.account, 'u')];
+    const keys = [this.k(req.account, 'a'), this.k(req.account, `c:${req.claim}`), this.k(req.account, 'uz')];
     return Number(await this.redis.script(REFUND, keys, [req.keep, req.now, CLAIM_TTL_SEC * 1000, req.claim]));
   }
 
@@ -457,7 +459,7 @@ export class UpstashLedger implements Ledger {
   async remember(req: RememberRequest): Promise<void> {
     const { idem, job } = req;
     const keys = [idem ? this.k(req.account, `i:${idem.key}`) : '', job ? this.k(req.account, `j:${job.key}`) : '', this.k(req.account, 'jobs')];
-    const args = [idem?.fingerprint ?? '', idem?.response ?? '', (idem?.ttlSec ?? 0) * 1000, job?.id ?? '', job?.createdAt ?? 0, JOB_TTL_SEC * 1000, job?.key ?? '', job?.from ?? ''];
+    const args = [idem?.fingerprint ?? '', idem?.response ?? '', (idem?.ttlSec ?? 0) * 1000, job?.id ?? '', job?.createdAt ?? 0, JOB_TTL_SEC * 1000, job?.key ?? '', job?.from ?? '', job?.meta ?? ''];
     await this.redis.script(REMEMBER, keys, args);
   }
 
@@ -466,6 +468,11 @@ export class UpstashLedger implements Ledger {
     const keys = [this.k(a, `c:${req.key}`), this.k(a, 'h'), req.holdId ? this.k(a, `hx:${req.holdId}`) : '', this.k(a, `j:${req.key}`), this.k(a, 'jobs')];
     const args = [req.holdId ?? '', req.state, CLAIM_TTL_SEC * 1000, Math.floor(req.now / 1000), JOB_TTL_SEC * 1000, req.key];
     return Number(await this.redis.script(DISCARD, keys, args)) === 1;
+  }
+
+  async usage(account: string, from: number, to: number, limit: number): Promise<UsageRecord[]> {
+    const raw = (await this.redis.cmd('zrangebyscore', this.k(account, 'uz'), from, to, 'LIMIT', 0, limit)) as string[];
+    return raw.map((r) => JSON.parse(r) as UsageRecord);
   }
 
   async setWebhook(account: string, hook: WebhookConfig | null): Promise<boolean> {

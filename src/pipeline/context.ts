@@ -18,6 +18,8 @@ export interface Ctx {
   urlRules: UrlRules;
   /** For background work that must outlive the response (compensations without a queue). */
   exec?: ExecutionContext;
+  /** The request's id (null for the watcher). */
+  requestId: string | null;
 }
 
 export function ctxOf(c: Context<AppEnv>): Ctx {
@@ -37,5 +39,6 @@ export function ctxOf(c: Context<AppEnv>): Ctx {
     origin: url.origin,
     urlRules: { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [url.host, ...(cfg.workerHost ? [cfg.workerHost] : [])] },
     exec,
+    requestId: c.get('requestId') ?? null,
   };
 }

@@ -11,6 +11,7 @@ import { signMediaPath } from '../media/sign';
 import { providerFor } from '../providers';
 import type { ImageRequest } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
+import { usageMemo } from './usage';
 import type { Ctx } from './context';
 import { forgetIdempotency, refund } from './money';
 
@@ -59,7 +60,9 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
   const provider = providerFor(route.provider, cfg);
   const claim = `img_${randomId(12)}`;
   const planned = route.unitMicro * job.n;
-  const charge = planned > 0 ? { id: claim, amount: planned, memo: `${route.canonical}${job.image ? ' edit' : ''} x${job.n}` } : undefined;
+  // Every admitted request leaves a usage record (the free tier's at $0); the charge itself only when priced.
+  const memo = usageMemo({ t: job.image ? 'image_edit' : 'image', r: ctx.requestId, k: key.keyId, m: route.canonical, n: job.n, unit: 'image' });
+  const charge = { id: claim, amount: planned, memo };
   const replay = await admit(ctx, { charge, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {
     const stored = JSON.parse(replay) as { body?: unknown };
@@ -87,12 +90,12 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
     }
   } catch (err) {
     // Nothing was delivered: the charge is refunded in full and the Idempotency-Key freed for a retry.
-    if (charge) await refund(ctx, claim, 0);
+    if (planned > 0) await refund(ctx, claim, 0);
     await forgetIdempotency(ctx, idem?.key);
     throw err;
   }
   const cost = route.unitMicro * data.length;
-  if (charge && cost < planned) await refund(ctx, claim, cost); // a partial result pays for what came back
+  if (planned > 0 && cost < planned) await refund(ctx, claim, cost); // a partial result pays for what came back
   const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
   if (idem) {
     // Delivered and charged either way; if the response cannot be stored, a retry with this key waits out the

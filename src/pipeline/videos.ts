@@ -20,6 +20,7 @@ import { JOB_TTL_SEC, type JobRecord } from '../ledger/types';
 import type { Ctx } from './context';
 import { release } from './money';
 import { notify } from '../jobs/webhooks';
+import { usageMemo } from './usage';
 
 export type { Ctx } from './context';
 
@@ -97,7 +98,7 @@ export async function recordEnqueue(ctx: Ctx, enqueued: Enqueued, idem: Idempote
   const req = {
     account: ctx.key.account,
     now: Date.now(),
-    job: { key: jobKey(enqueued.job), id: enqueued.id, createdAt: enqueued.job.t, from },
+    job: { key: jobKey(enqueued.job), id: enqueued.id, createdAt: enqueued.job.t, from, meta: JSON.stringify({ r: ctx.requestId, k: ctx.key.keyId }) },
     ...(idem && { idem: { ...idem, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC } }),
   };
   await persist(() => ctx.ledger.remember(req), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
@@ -153,17 +154,17 @@ export async function pollJob(ctx: Ctx, job: Job, id: string): Promise<Polled> {
   const record = await readJob(ctx, key);
   const from = { remixedFrom: record?.from ?? null };
   if (record?.state) return { ...(await present(ctx, JSON.parse(record.state) as Finished, false)), ...from };
-  return { ...(await advance(ctx, job, id, key)), ...from };
+  return { ...(await advance(ctx, job, id, key, record?.meta ?? null)), ...from };
 }
 
 /** Asks the provider where an unfinished job is, and ends it (settles it) when it has ended. */
-async function advance(ctx: Ctx, job: Job, id: string, key: string): Promise<Polled> {
+async function advance(ctx: Ctx, job: Job, id: string, key: string, meta: string | null): Promise<Polled> {
   const provider = providerFor(job.p, ctx.cfg);
   const state = await provider.videoStatus(job.e, job.r);
   const now = Math.floor(Date.now() / 1000);
   if (state.status === 'failed') {
     const failed: Finished = { s: 'failed', at: now, cost: 0, code: state.code, msg: state.message };
-    return settle(ctx, job, id, key, 0, failed);
+    return settle(ctx, job, id, key, 0, failed, meta);
   }
   if (state.status !== 'completed') return state;
   let mediaKey: string | undefined;
@@ -188,14 +189,15 @@ async function advance(ctx: Ctx, job: Job, id: string, key: string): Promise<Pol
     billedMs = !ms ? plannedMs : Math.min(plannedMs, ms);
   }
   const finished: Finished = { s: 'completed', at: now, cost: amount, d: billedMs, ...(mediaKey ? { k: mediaKey } : { a: state.asset }) };
-  return settle(ctx, job, id, key, amount, finished);
+  return settle(ctx, job, id, key, amount, finished, meta);
 }
 
 /**
  * Ends a job: idempotent by its claim, resent while its answer is lost; if it stays unknown the poll answers 503
  * and the same poll sent again settles (or finds settled) the same claim — the output stays retrievable.
  */
-async function settle(ctx: Ctx, job: Job, id: string, key: string, amount: number, finished: Finished): Promise<Polled> {
+async function settle(ctx: Ctx, job: Job, id: string, key: string, amount: number, finished: Finished, meta: string | null): Promise<Polled> {
+  const who = meta ? (JSON.parse(meta) as { r?: string | null; k?: string | null }) : {};
   const settled = await persist(
     () =>
       ctx.ledger.settle({
@@ -203,7 +205,9 @@ async function settle(ctx: Ctx, job: Job, id: string, key: string, amount: numbe
         claim: key,
         amount,
         holdId: job.h || undefined,
-        memo: finished.s === 'completed' ? `${job.m} ${job.f}f@${job.fps}fps` : `${job.m} failed`,
+        memo: usageMemo({ t: 'video', r: who.r ?? null, k: who.k ?? null, m: job.m, n: (finished.d ?? 0) / 1000, unit: 'second', v: id }),
+        // A delivered free-tier video is usage too ($0); a failed job is not.
+        record: finished.s === 'completed',
         now: Date.now(),
         state: JSON.stringify(finished),
       }),
@@ -233,7 +237,7 @@ export async function followJob(ctx: Ctx, job: Job, id: string): Promise<Polled 
     const f = JSON.parse(record.state) as Finished;
     return f.s === 'deleted' ? null : present(ctx, f, false);
   }
-  return advance(ctx, job, id, key);
+  return advance(ctx, job, id, key, record.meta ?? null);
 }
 
 /**

@@ -1,5 +1,8 @@
 import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
+import { notFound } from '../http/errors';
+import { TEST_KEY } from '../http/auth';
+import { usageFor } from './usage';
 
 export const account = new Hono<AppEnv>().get('/account', async (c) => {
   const key = c.get('key');
@@ -14,4 +17,9 @@ export const account = new Hono<AppEnv>().get('/account', async (c) => {
     available_micro: balance - held,
     rate_limit: { rpm: key.rpm },
   });
+}).get('/usage', async (c) => {
+  const key = c.get('key');
+  // The shared test key's account is everyone's: its usage is for the operator only.
+  if (key.account === TEST_KEY.account) throw notFound('Usage is not available for the shared test key');
+  return usageFor(c, key.account);
 });

@@ -8,13 +8,15 @@ import { badRequest, notFound } from '../http/errors';
 import { bool, intIn, intLike as intLikeIn, oneOf, parse, readJson } from '../http/validate';
 import { customerUrl } from '../http/urls';
 import { webhookSecret } from '../jobs/webhooks';
+import { usageFor } from './usage';
+import { usageLine } from '../pipeline/usage';
 
 /** Account names: 1-64 of a-z 0-9 _ . - starting with a letter or digit (one spelling per account). */
 const ACCOUNT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const ACCOUNT_RULE = "must be 1-64 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit";
 const accountName = z.string({ error: ACCOUNT_RULE }).check(z.regex(ACCOUNT, ACCOUNT_RULE));
 
-const issueBody = z.object({
+export const issueBody = z.object({
   tier: oneOf(['paid', 'test']),
   account: z.optional(accountName),
   credits_micro: z.optional(intIn(0, 1e12)),
@@ -23,16 +25,16 @@ const issueBody = z.object({
   expires_at: z.optional(intIn(1, 2 ** 32)),
 });
 
-const adjustBody = z.object({
+export const adjustBody = z.object({
   amount_micro: intIn(-1e12, 1e12),
   reason: z.string({ error: 'must be a string' }).check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(200, 'must be at most 200 characters')),
 });
 
-const pageQuery = z.object({ after: z.optional(accountName), limit: z.optional(intLikeIn(1, 100)) });
+export const pageQuery = z.object({ after: z.optional(accountName), limit: z.optional(intLikeIn(1, 100)) });
 
-const webhookBody = z.object({ url: z.string({ error: 'must be a string' }).check(z.maxLength(2048, 'must be at most 2048 characters')) });
+export const webhookBody = z.object({ url: z.string({ error: 'must be a string' }).check(z.maxLength(2048, 'must be at most 2048 characters')) });
 
-const creditBody = z.object({ amount_micro: intIn(1, 1e12), create: z.optional(bool()) });
+export const creditBody = z.object({ amount_micro: intIn(1, 1e12), create: z.optional(bool()) });
 
 /** The account named in the path: valid, and never the shared test key's (reserved) account. */
 function accountParam(raw: string | undefined): string {
@@ -86,6 +88,8 @@ export const admin = new Hono<AppEnv>()
     });
     return c.json({ object: 'list', data, last: page.accounts.at(-1) ?? null, has_more: page.hasMore });
   })
+  // Includes the shared test account (`test`): the free tier's usage, at $0.
+  .get('/accounts/:account/usage', (c) => usageFor(c, accountParam(c.req.param('account'))))
   .get('/accounts/:account/keys', async (c) => {
     const account = accountParam(c.req.param('account'));
     const keys = await c.get('ledger').listKeys(account);
@@ -134,5 +138,5 @@ export const admin = new Hono<AppEnv>()
   .get('/accounts/:account', async (c) => {
     const view = await c.get('ledger').account(accountParam(c.req.param('account')), Date.now());
     if (!view) throw notFound('No such account');
-    return c.json({ ...view, available_micro: view.balance_micro - view.held_micro });
+    return c.json({ ...view, available_micro: view.balance_micro - view.held_micro, usage: view.usage.map(usageLine) });
   });

@@ -23,7 +23,7 @@ const mediaUrl = z.string({ error: 'must be an https URL or a data: URI' }).chec
   z.maxLength(2 * 1024 * 1024, 'must be at most 2 MiB; send files as multipart'),
 );
 
-const videoBody = z.looseObject({
+export const videoBody = z.looseObject({
   prompt: text(4000),
   model: nullish(str(128)),
   seconds: nullish(numeric('a number of seconds')),
@@ -169,13 +169,13 @@ async function pollFor(c: Context<AppEnv>) {
   return { ctx, id, job, state: await pollJob(ctx, job, id) };
 }
 
-const listQuery = z.object({
+export const listQuery = z.object({
   after: nullish(str(300)),
   limit: nullish(intLike(1, 100)),
   order: nullish(oneOf(['asc', 'desc'])),
 });
 
-const remixBody = z.looseObject({ prompt: text(4000) });
+export const remixBody = z.looseObject({ prompt: text(4000) });
 
 export const videos = new Hono<AppEnv>()
   .post('/videos', enqueue)

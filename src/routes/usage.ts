@@ -1,0 +1,34 @@
+// Usage over a time range: GET /v1/usage (the calling key's account) and GET /admin/accounts/{a}/usage (JSON, or
+// CSV with Accept: text/csv). `from` / `to` are unix seconds (default: the last 30 days), at most 400 days apart.
+import type { Context } from 'hono';
+import * as z from 'zod/mini';
+import type { AppEnv } from '../app-env';
+import { badRequest } from '../http/errors';
+import { intLike, nullish, parse } from '../http/validate';
+import { usageCsv, usageLine } from '../pipeline/usage';
+
+const DAY = 24 * 3600;
+const MAX_RANGE = 400 * DAY;
+export const USAGE_PAGE = 10_000;
+
+export const rangeQuery = z.object({ from: nullish(intLike(0, 2 ** 32)), to: nullish(intLike(0, 2 ** 32)) });
+
+export async function usageFor(c: Context<AppEnv>, account: string) {
+  const q = parse(rangeQuery, c.req.query());
+  const to = q.to ?? Math.floor(Date.now() / 1000);
+  const from = q.from ?? to - 30 * DAY;
+  if (from > to) throw badRequest('from', "'from' must not be after 'to'");
+  if (to - from > MAX_RANGE) throw badRequest('from', "'from' and 'to' must be at most 400 days apart");
+  const records = await c.get('ledger').usage(account, from * 1000, to * 1000 + 999, USAGE_PAGE + 1);
+  const data = records.slice(0, USAGE_PAGE).map(usageLine);
+  const hasMore = records.length > USAGE_PAGE;
+  if ((c.req.header('accept') ?? '').includes('text/csv')) {
+    return c.body(usageCsv(data), 200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="usage-${account}-${from}-${to}.csv"`,
+      ...(hasMore && { 'x-has-more': 'true' }),
+    });
+  }
+  const total = data.reduce((n, l) => n + l.cost_micro, 0);
+  return c.json({ object: 'list', account, from, to, total_cost_micro: total, data, has_more: hasMore });
+}
