@@ -4,6 +4,8 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs, { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import OpenAI from 'openai';
+import { chromium, type Browser } from 'playwright-core';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -243,5 +245,109 @@ describe('completion without polling, in npm run dev', () => {
     expect(ours.length).toBeGreaterThan(0);
     expect(ours.some((h) => h.attempts.some((a) => a.status === 200))).toBe(true);
     expect((await balance()).charges).toBe(1);
+  });
+});
+
+/** Debian's chromium, headless (no sandbox as root, no background networking). Under CI a missing one fails. */
+async function browser(): Promise<Browser | null> {
+  if (!fs.existsSync('/usr/bin/chromium')) {
+    if (process.env.CI === 'true') throw new Error('/usr/bin/chromium is missing (npm test installs it with apt: scripts/ensure-tools.mjs)');
+    return null;
+  }
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage', '--disable-component-update', '--no-first-run'],
+  });
+}
+
+describe('the API document', () => {
+  it('/openapi.json is a valid OpenAPI 3.1 document (checked against the official JSON Schema)', async () => {
+    const doc = await (await fetch(`${base}/openapi.json`)).json();
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors ?? [], String(JSON.stringify(result.errors)).slice(0, 2000)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+});
+
+describe('pages in a real browser (Debian chromium + playwright-core)', () => {
+  const shots = path.join(ROOT, 'test-results');
+
+  it('/docs renders every operation of /openapi.json, with nothing fetched from elsewhere and no CSP violation', async () => {
+    const b = await browser();
+    if (!b) return;
+    try {
+      const page = await b.newPage();
+      const problems: string[] = [];
+      const origins = new Set<string>();
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      page.on('pageerror', (e) => problems.push(String(e)));
+      page.on('request', (r) => origins.add(new URL(r.url()).origin));
+      await page.goto(`${base}/docs`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+      const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+      expect(await page.locator('section.op').count()).toBe(operations);
+      expect(await page.locator('section.op[data-method="POST"][data-path="/v1/images/generations"]').count()).toBe(1);
+      expect([...origins]).toEqual([base]);
+      expect(problems).toEqual([]);
+      fs.mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, 'docs.png'), fullPage: false });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('the operator console: sign in → issue a key → top up → an image request → its usage appears; the token is kept nowhere', async () => {
+    const b = await browser();
+    if (!b) return;
+    try {
+      const page = await b.newPage({ viewport: { width: 1200, height: 1000 } });
+      const problems: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      page.on('pageerror', (e) => problems.push(String(e)));
+      await page.goto(`${base}/admin`);
+      expect(new URL(page.url()).pathname).toBe('/admin/');
+      await page.fill('#token', 'wrong-token');
+      await page.click('#signin-form button[type="submit"]');
+      await page.waitForSelector('#signin-error:not(:empty)');
+      problems.length = 0; // the 401 of the wrong token is logged by the browser as a failed request
+      await page.fill('#token', 'dev-admin-token');
+      await page.click('#signin-form button[type="submit"]');
+      await page.waitForSelector('#app:not([hidden])');
+      const account = `console-${Date.now().toString(36)}`;
+      await page.fill('#issue-account', account);
+      await page.fill('#issue-label', 'console test');
+      await page.click('#issue-form button[type="submit"]');
+      await page.waitForSelector('#issued:not([hidden])');
+      const key = (await page.textContent('#issued-key'))!;
+      expect(key).toMatch(/^phi_/);
+      await page.waitForSelector(`#keys tbody tr:has-text("console test")`);
+      await page.fill('#topup-amount', '500000');
+      await page.click('#topup-form button[type="submit"]');
+      await page.waitForSelector('#detail-money:has-text("balance 500000")');
+      const res = await fetch(`${base}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'a calm clinic waiting room' }),
+      });
+      expect(res.status).toBe(200);
+      const requestId = res.headers.get('x-request-id')!;
+      await page.click(`#accounts tbody tr[data-account="${account}"]`);
+      await page.waitForSelector(`#usage tbody tr:has-text("${requestId}")`);
+      expect(await page.textContent(`#usage tbody tr:has-text("${requestId}")`)).toContain('krea-2');
+      expect(await page.locator('#chart rect[data-micro="33000"]').count()).toBe(1);
+      await page.waitForSelector('#detail-money:has-text("balance 467000")');
+      const kept = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href }));
+      expect(kept).toEqual({ local: 0, session: 0, cookie: '', url: `${base}/admin/` });
+      expect((await page.content()).includes('dev-admin-token')).toBe(false);
+      expect(problems).toEqual([]);
+      fs.mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, 'console.png'), fullPage: true });
+    } finally {
+      await b.close();
+    }
   });
 });
