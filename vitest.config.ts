@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Most of the suite waits on stand-ins and timers, not on the CPU: run three files at once even on a 2-CPU machine
+    // (vitest's default there would be one).
+    maxWorkers: 3,
     reporters: ['default', 'json'],
     outputFile: { json: '.test-results.json' },
     // The gateway's one-line-per-request logs are asserted on where it matters (test/privacy.test.ts); elsewhere

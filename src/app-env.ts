@@ -5,5 +5,5 @@ import type { KeyRecord } from './ledger/types';
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { requestId: string; cfg: Config; ledger: Ledger; key: KeyRecord; errorCode?: string };
+  Variables: { requestId: string; cfg: Config; ledger: Ledger; key: KeyRecord; errorCode?: string; auditAccount?: string };
 }

@@ -45,6 +45,7 @@ const schema = z.object({
   ALLOW_INSECURE_URLS: flag,
   STORE_TIMEOUT_MS: intVar(3000, 50, 60_000),
   TEST_KEY_RPM: intVar(10, 1, 100_000),
+  AUDIT_RETENTION_DAYS: intVar(400, 1, 3650),
   MODEL_ALIASES: opt,
   FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
   CORS_ORIGINS: opt,

@@ -45,4 +45,6 @@ export interface Env {
   FAL_JWKS_URL?: string;
   /** Browser origins allowed to call /v1 (comma-separated, or *). */
   CORS_ORIGINS?: string;
+  /** How long audit records are kept (days, default 400). */
+  AUDIT_RETENTION_DAYS?: string;
 }

@@ -12,7 +12,7 @@ afterEach(() => vi.restoreAllMocks());
 /** Ledger calls made by `work`, as the store sees them. */
 async function durableCalls(work: () => Promise<unknown>): Promise<string[]> {
   const calls: string[] = [];
-  for (const m of ['findKey', 'admit', 'settle', 'refund', 'release', 'remember', 'account', 'credit'] as const) {
+  for (const m of ['findKey', 'admit', 'settle', 'refund', 'release', 'remember', 'account', 'credit', 'audit'] as const) {
     const orig = DurableLedger.prototype[m] as (...a: unknown[]) => unknown;
     vi.spyOn(DurableLedger.prototype, m).mockImplementation(function (this: DurableLedger, ...args: unknown[]) {
       calls.push(m);
@@ -53,7 +53,7 @@ describe('hot path', () => {
 describe('finished videos are cheap to poll', () => {
   const falCalls = async () => (await (await fetch(`${falOrigin()}/__calls`)).json()) as { method: string; path: string }[];
 
-  it.each([undefined, 'bound'])('after settlement a poll is one ledger call and no provider call; so is a download from R2 (MEDIA %s)', async (media) => {
+  it.each([undefined, 'bound'])('after settlement a poll is one ledger call and no provider call, then its audit event in the background; so is a download from R2 (MEDIA %s)', async (media) => {
     const gw = media ? gateway() : gateway({ MEDIA: undefined });
     const { key } = await gw.issueKey({ credits_micro: 1_000_000, rpm: 1000 });
     const res = await gw.authed(key, '/v1/videos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: uniq('cheap polls'), seconds: 2 }) });
@@ -66,12 +66,13 @@ describe('finished videos are cheap to poll', () => {
     const calls = await durableCalls(async () => {
       for (let i = 0; i < 3; i++) polls.push(await (await gw.authed(key, `/v1/videos/${id}`)).json());
     });
-    expect(calls).toEqual(['admit', 'admit', 'admit']);
+    // The answer needs one call (admit: rate limit + the job's record); the audit event is written after it (waitUntil).
+    expect(calls).toEqual(['admit', 'audit', 'admit', 'audit', 'admit', 'audit']);
     expect((await falCalls()).slice(before)).toEqual([]);
     // completed_at is the settle's, on every poll.
     expect(polls.map((p) => p.completed_at)).toEqual([first.completed_at, first.completed_at, first.completed_at]);
     const download = await durableCalls(async () => expect((await gw.authed(key, `/v1/videos/${id}/content`)).status).toBe(200));
-    expect(download).toEqual(['admit']);
+    expect(download).toEqual(['admit', 'audit']);
     const after = (await falCalls()).slice(before);
     // From R2 nothing upstream at all; without it, only the file itself is read (no status or result call).
     if (media) expect(after).toEqual([]);

@@ -28,11 +28,11 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     await ledger.issueKey(hash, { keyId: `${hash}-id`, account, tier: 'paid', rpm: 7 }, 5_000);
     expect(await ledger.findKey(hash)).toEqual({ keyId: `${hash}-id`, account, tier: 'paid', rpm: 7, expiresAt: null });
     expect((await ledger.account(account, now()))?.balance_micro).toBe(5_000);
-    expect(await ledger.revokeKey(`${hash}-id`, now())).toBe(true);
+    expect(await ledger.revokeKey(`${hash}-id`, now())).toBe(account);
     expect(await ledger.findKey(hash)).toBeNull();
     // Idempotent: still revoked, still listed; an unknown id is false.
-    expect(await ledger.revokeKey(`${hash}-id`, now())).toBe(true);
-    expect(await ledger.revokeKey(`${hash}-nope`, now())).toBe(false);
+    expect(await ledger.revokeKey(`${hash}-id`, now())).toBe(account);
+    expect(await ledger.revokeKey(`${hash}-nope`, now())).toBeNull();
   });
 
   it('credits an existing account, refuses an unknown one unless asked to create it', async () => {
@@ -86,6 +86,19 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(v.usage.map((u) => [u.claim, u.amount_micro, u.memo])).toEqual(
       expect.arrayContaining([['adj-2', 400, 'adjustment: correction'], ['adj-3', -250, 'adjustment: refund of a bad render']]),
     );
+  });
+
+  it('keeps an audit trail per account, by time, dropping what is older than the retention', async () => {
+    const [a, b] = [uniq('audit'), uniq('audit')];
+    const ev = (at: number, type: string) => ({ at, type, request_id: `req_${at}`, key_id: null, detail: { n: 1 } });
+    await ledger.audit(a, [ev(1_000, 'old')], 10_000);
+    await ledger.audit(a, [ev(5_000, 'x'), ev(5_000, 'x')], 10_000); // the same instant twice: both kept
+    await ledger.audit(b, [ev(6_000, 'other')], 10_000);
+    expect((await ledger.auditLog(a, 0, 100_000, 100)).map((e) => e.type)).toEqual(['old', 'x', 'x']);
+    await ledger.audit(a, [ev(20_000, 'late')], 10_000); // drops what is older than 10 000 ms before it
+    expect(await ledger.auditLog(a, 0, 100_000, 100)).toEqual([ev(20_000, 'late')]);
+    expect((await ledger.auditLog(a, 0, 19_999, 100))).toEqual([]);
+    expect((await ledger.auditLog(b, 0, 100_000, 100)).map((e) => e.type)).toEqual(['other']);
   });
 
   it("stores an account's webhook endpoint: only for an existing account, replaced, removed, per account", async () => {

@@ -14,7 +14,7 @@ export interface RequestLine {
 }
 
 /** The registered pattern that answered (`GET /v1/videos/:id`), never the concrete path. */
-function route(c: Context<AppEnv>): string {
+export function route(c: Context<AppEnv>): string {
   const handler = matchedRoutes(c).findLast((r) => r.method !== 'ALL');
   return `${c.req.method} ${handler?.path ?? '(unmatched)'}`;
 }

@@ -10,6 +10,7 @@ import { base64, hmac, toHex } from '../http/crypto';
 import { customerUrl } from '../http/urls';
 import type { Ledger } from '../ledger';
 import type { Job } from './id';
+import { audit } from '../audit/trail';
 
 export interface VideoEvent {
   id: string;
@@ -81,11 +82,18 @@ export async function deliver(env: Env, cfg: Config, ledger: Ledger, msg: Webhoo
       },
     });
     await res.body?.cancel().catch(() => {});
-    return res.status >= 200 && res.status < 300;
+    const ok = res.status >= 200 && res.status < 300;
+    await sent(cfg, ledger, msg, res.status);
+    return ok;
   } catch {
+    await sent(cfg, ledger, msg, 'no_answer');
     return false;
   }
 }
+
+/** Each attempt in the account's audit trail: the event id and type, the answer, never the URL. */
+const sent = (cfg: Config, ledger: Ledger, msg: WebhookMessage, status: number | string) =>
+  audit({ cfg, ledger }, msg.account, { type: 'webhook.sent', detail: { event_id: msg.event.id, event_type: msg.event.type, attempt: msg.n + 1, status } });
 
 /** Delivers, or queues the next attempt (same event, same id) while the 24 h window lasts. */
 export async function deliverOrRequeue(env: Env, cfg: Config, ledger: Ledger, msg: WebhookMessage): Promise<void> {

@@ -13,6 +13,7 @@ import {
   USAGE_KEEP,
   USAGE_RETENTION_MS,
   type UsageRecord,
+  type AuditEvent,
   type AccountView,
   type AdmitRequest,
   type AdmitResult,
@@ -54,6 +55,8 @@ CREATE TABLE IF NOT EXISTS keys (hash TEXT PRIMARY KEY, key_id TEXT UNIQUE NOT N
   revoked_at INTEGER);
 CREATE INDEX IF NOT EXISTS keys_account ON keys (account, created_at);
 CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, event TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 CREATE TABLE IF NOT EXISTS key_used (key_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL,
   balance INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, charges INTEGER NOT NULL DEFAULT 0);
@@ -143,10 +146,23 @@ export class LedgerStore extends DurableObject<object> {
     this.sql.exec('INSERT OR IGNORE INTO accounts (name) VALUES (?)', name);
   }
 
-  revoke(keyId: string, now: number): boolean {
-    if (!this.one('SELECT 1 FROM keys WHERE key_id = ?', keyId)) return false;
+  revoke(keyId: string, now: number): string | null {
+    const k = this.one('SELECT account FROM keys WHERE key_id = ?', keyId);
+    if (!k) return null;
     this.sql.exec('UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL', Math.floor(now / 1000), keyId);
-    return true;
+    return String(k.account);
+  }
+
+  appendAudit(events: AuditEvent[], retentionMs: number): void {
+    for (const e of events) this.sql.exec('INSERT INTO audit (at, event) VALUES (?, ?)', e.at, JSON.stringify(e));
+    if (events.length) this.sql.exec('DELETE FROM audit WHERE at < ?', events[0]!.at - retentionMs);
+  }
+
+  auditBetween(from: number, to: number, limit: number): AuditEvent[] {
+    return this.sql
+      .exec('SELECT event FROM audit WHERE at >= ? AND at <= ? ORDER BY at, seq LIMIT ?', from, to, limit)
+      .toArray()
+      .map((r) => JSON.parse(String(r.event)) as AuditEvent);
   }
 
   keysOf(account: string): Omit<KeyInfo, 'lastUsedAt'>[] {
@@ -498,6 +514,14 @@ export class DurableLedger implements Ledger {
 
   usage(account: string, from: number, to: number, limit: number) {
     return this.acct(account).usageBetween(from, to, limit);
+  }
+
+  async audit(account: string, events: AuditEvent[], retentionMs: number) {
+    await this.acct(account).appendAudit(events, retentionMs);
+  }
+
+  auditLog(account: string, from: number, to: number, limit: number) {
+    return this.acct(account).auditBetween(from, to, limit);
   }
 
   async credit(account: string, amount: number, create: boolean) {

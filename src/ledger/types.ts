@@ -27,6 +27,18 @@ export interface KeyInfo {
   lastUsedAt: number | null;
 }
 
+/**
+ * One audit trail entry: who did what, when — never content, prompts or URLs. `at` in ms (stored), shown in unix
+ * seconds. `detail` holds small scalar facts (a count, a status, an event id, a model).
+ */
+export interface AuditEvent {
+  at: number;
+  type: string;
+  request_id: string | null;
+  key_id: string | null;
+  detail: Record<string, string | number | boolean | null>;
+}
+
 /** A signed correction of an account's balance; refused when it would take `available` below zero. */
 export interface AdjustRequest {
   account: string;
@@ -203,12 +215,16 @@ export interface Ledger {
   findKey(hash: string): Promise<KeyRecord | null>;
   /** Stores a new key (by hash); creates the account with `credits` if it does not exist yet. */
   issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }): Promise<void>;
-  /** Revokes by key id (idempotent: a revoked key stays revoked, listed with when); false when no such key. */
-  revokeKey(keyId: string, now: number): Promise<boolean>;
+  /** Revokes by key id (idempotent: a revoked key stays revoked, listed with when); its account, or null when no such key. */
+  revokeKey(keyId: string, now: number): Promise<string | null>;
   /** An account's keys, oldest first (revoked ones included). */
   listKeys(account: string): Promise<KeyInfo[]>;
   /** Account names in name order, after `after`, at most `limit`. */
   listAccounts(after: string | null, limit: number): Promise<{ accounts: string[]; hasMore: boolean }>;
+  /** Appends audit events to the account's trail, dropping entries older than `retentionMs`. */
+  audit(account: string, events: AuditEvent[], retentionMs: number): Promise<void>;
+  /** Audit events with `from` ≤ at ≤ `to` (ms), oldest first, at most `limit`. */
+  auditLog(account: string, from: number, to: number, limit: number): Promise<AuditEvent[]>;
   /** Usage records with `from` ≤ at ≤ `to` (ms), oldest first, at most `limit`. */
   usage(account: string, from: number, to: number, limit: number): Promise<UsageRecord[]>;
   /** Applies a signed adjustment, recorded in the account's usage with its reason. */

@@ -27,6 +27,7 @@ import {
   type SettleRequest,
   type SettleResult,
   type UsageRecord,
+  type AuditEvent,
 } from './types';
 
 // Sum of unexpired active holds ("amount:expiresAtMs"), pruning expired ones. Only live holds are in this hash.
@@ -293,10 +294,27 @@ export class UpstashLedger implements Ledger {
     ]);
   }
 
-  async revokeKey(keyId: string, now: number): Promise<boolean> {
+  async revokeKey(keyId: string, now: number): Promise<string | null> {
     const account = await this.redis.cmd('get', `phi:kacct:${keyId}`);
-    if (typeof account !== 'string') return false;
-    return Number(await this.redis.script(REVOKE, [this.k(account, `k:${keyId}`)], [Math.floor(now / 1000)])) === 1;
+    if (typeof account !== 'string') return null;
+    const ok = Number(await this.redis.script(REVOKE, [this.k(account, `k:${keyId}`)], [Math.floor(now / 1000)])) === 1;
+    return ok ? account : null;
+  }
+
+  async audit(account: string, events: AuditEvent[], retentionMs: number): Promise<void> {
+    if (!events.length) return;
+    const key = this.k(account, 'audit');
+    // Members are unique: each event carries its own time and a random suffix.
+    const members = events.flatMap((e) => [e.at, JSON.stringify({ ...e, n: crypto.randomUUID().slice(0, 8) })]);
+    await this.redis.transaction([['zadd', key, ...members], ['zremrangebyscore', key, '-inf', `(${events[0]!.at - retentionMs}`]]);
+  }
+
+  async auditLog(account: string, from: number, to: number, limit: number): Promise<AuditEvent[]> {
+    const raw = (await this.redis.cmd('zrangebyscore', this.k(account, 'audit'), from, to, 'LIMIT', 0, limit)) as string[];
+    return raw.map((r) => {
+      const { n: _n, ...e } = JSON.parse(r) as AuditEvent & { n?: string };
+      return e;
+    });
   }
 
   async listKeys(account: string): Promise<KeyInfo[]> {

@@ -121,9 +121,10 @@ const EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', '
 export const extensionOf = (type: string) => EXT[type] ?? 'bin';
 
 /** Serves an R2 object with Range (206), If-None-Match (304), ETag and private caching. */
-export async function serveMedia(bucket: R2Bucket, key: string, req: Request): Promise<Response | null> {
+export async function serveMedia(bucket: R2Bucket, key: string, req: Request, onOwner?: (account: string) => void): Promise<Response | null> {
   const head = await bucket.head(key);
   if (!head) return null;
+  if (onOwner && head.customMetadata?.account) onOwner(head.customMetadata.account);
   const type = head.httpMetadata?.contentType ?? '';
   if (!SERVABLE.has(type)) return null;
   const headers = mediaHeaders(type);

@@ -128,6 +128,9 @@ function build(): Json {
     '/admin/accounts/{account}/usage': {
       get: { summary: "An account's usage (JSON, or CSV with Accept: text/csv)", security: ADMIN, parameters: [pathParam('account', 'Account name'), ...queryParams(rangeQuery)], responses: { '200': { description: 'Usage', headers: REQUEST_ID, content: { 'application/json': { schema: ref('UsageList') }, 'text/csv': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) } },
     },
+    '/admin/accounts/{account}/audit': {
+      get: { summary: "An account's audit trail as JSON Lines (operator actions, generations, media issued/downloaded, webhooks sent)", security: ADMIN, parameters: [pathParam('account', 'Account name'), ...queryParams(rangeQuery)], responses: { '200': ok('One JSON object per line, oldest first', { type: 'string' }, {}, 'application/x-ndjson'), ...errors(400, 401, 503) } },
+    },
     '/admin/accounts/{account}/credits': { post: { summary: 'Top up', security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(creditBody), responses: { '200': ok('New balance', { type: 'object' }), ...errors(400, 401, 404, 503) } } },
     '/admin/accounts/{account}/adjustments': { post: { summary: 'A signed correction with a reason (never below zero available)', security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(adjustBody), responses: { '201': ok('Applied', { type: 'object' }), ...errors(400, 401, 404, 503) } } },
     '/admin/accounts/{account}/webhook': {

@@ -61,7 +61,7 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
   const claim = `img_${randomId(12)}`;
   const planned = route.unitMicro * job.n;
   // Every admitted request leaves a usage record (the free tier's at $0); the charge itself only when priced.
-  const memo = usageMemo({ t: job.image ? 'image_edit' : 'image', r: ctx.requestId, k: key.keyId, m: route.canonical, n: job.n, unit: 'image' });
+  const memo = usageMemo({ t: job.image ? 'image_edit' : 'image', r: ctx.requestId, k: key.keyId, m: route.canonical, n: job.n, unit: 'image', f: job.responseFormat });
   const charge = { id: claim, amount: planned, memo };
   const replay = await admit(ctx, { charge, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {

@@ -15,6 +15,8 @@ export interface UsageMemo {
   unit: 'image' | 'second';
   /** the public video id */
   v?: string;
+  /** how images were delivered: signed URLs issued, or inline base64 (the audit trail's media.issued) */
+  f?: 'url' | 'b64_json';
 }
 
 export const usageMemo = (m: UsageMemo) => JSON.stringify(m);

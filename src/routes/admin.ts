@@ -8,7 +8,9 @@ import { badRequest, notFound } from '../http/errors';
 import { bool, intIn, intLike as intLikeIn, oneOf, parse, readJson } from '../http/validate';
 import { customerUrl } from '../http/urls';
 import { webhookSecret } from '../jobs/webhooks';
-import { usageFor } from './usage';
+import { auditFor, usageFor } from './usage';
+import { audit } from '../audit/trail';
+import { route } from '../http/log';
 import { usageLine } from '../pipeline/usage';
 
 /** Account names: 1-64 of a-z 0-9 _ . - starting with a letter or digit (one spelling per account). */
@@ -42,6 +44,8 @@ function accountParam(raw: string | undefined): string {
   return account;
 }
 
+const ACCOUNT_PATH = /^\/admin\/accounts\/([^/]+)/;
+
 const reserved = () => badRequest('account', `Account '${TEST_KEY.account}' is reserved for the shared test key`);
 
 /** Default per-key limit for operator-issued keys (requests per minute). */
@@ -51,6 +55,21 @@ export const admin = new Hono<AppEnv>()
   .use(async (c, next) => {
     await requireAdmin(c.req.header('authorization'), c.get('cfg'));
     await next();
+    // Every operator action on an account is in its audit trail (listing all accounts is not one account's).
+    const account = c.get('auditAccount') ?? ACCOUNT_PATH.exec(c.req.path)?.[1];
+    if (account && ACCOUNT.test(account)) {
+      let exec: ExecutionContext | undefined;
+      try {
+        exec = c.executionCtx as unknown as ExecutionContext;
+      } catch {
+        exec = undefined;
+      }
+      await audit({ cfg: c.get('cfg'), ledger: c.get('ledger'), exec }, account, {
+        type: 'operator',
+        request_id: c.get('requestId'),
+        detail: { action: route(c), status: c.res.status },
+      });
+    }
   })
   .post('/keys', async (c) => {
     const body = parse(issueBody, await readJson(c.req.raw));
@@ -67,11 +86,14 @@ export const admin = new Hono<AppEnv>()
     };
     const label = body.label ?? null;
     await c.get('ledger').issueKey(await sha256Hex(key), rec, body.credits_micro ?? 0, { label, createdAt: now });
+    c.set('auditAccount', rec.account);
     return c.json({ key, key_id: rec.keyId, account: rec.account, tier: rec.tier, rpm: rec.rpm, label, created_at: now, expires_at: rec.expiresAt }, 201);
   })
   // Idempotent: revoking a revoked key answers the same; an unknown key is a 404.
   .delete('/keys/:keyId', async (c) => {
-    if (!(await c.get('ledger').revokeKey(c.req.param('keyId'), Date.now()))) throw notFound('No such key');
+    const owner = await c.get('ledger').revokeKey(c.req.param('keyId'), Date.now());
+    if (!owner) throw notFound('No such key');
+    c.set('auditAccount', owner);
     forgetKeys();
     return c.json({ key_id: c.req.param('keyId'), revoked: true });
   })
@@ -90,6 +112,8 @@ export const admin = new Hono<AppEnv>()
   })
   // Includes the shared test account (`test`): the free tier's usage, at $0.
   .get('/accounts/:account/usage', (c) => usageFor(c, accountParam(c.req.param('account'))))
+  // JSON Lines over a time range: operator actions, generations, media issued/downloaded, webhooks sent.
+  .get('/accounts/:account/audit', (c) => auditFor(c, accountParam(c.req.param('account'))))
   .get('/accounts/:account/keys', async (c) => {
     const account = accountParam(c.req.param('account'));
     const keys = await c.get('ledger').listKeys(account);

@@ -61,7 +61,8 @@ function imageJob(body: z.infer<typeof imageBody>, image?: LoadedInput): ImageJo
 
 async function respond(c: Context<AppEnv>, job: ImageJob, scope: string, digest: string) {
   const idem = await idempotencyFrom(c.req.header('idempotency-key'), scope, digest);
-  const out = await runImages(ctxOf(c), job, idem);
+  const ctx = ctxOf(c);
+  const out = await runImages(ctx, job, idem);
   c.header('x-phi-cost-micro', String(out.costMicro));
   if (out.replayed) c.header('idempotent-replayed', 'true');
   // b64_json bodies stream their base64 from the image bytes (never one big string in memory).

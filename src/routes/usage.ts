@@ -32,3 +32,33 @@ export async function usageFor(c: Context<AppEnv>, account: string) {
   const total = data.reduce((n, l) => n + l.cost_micro, 0);
   return c.json({ object: 'list', account, from, to, total_cost_micro: total, data, has_more: hasMore });
 }
+
+/**
+ * The account's audit trail over a range, as JSON Lines: its audit events and its usage records (each generation with
+ * request id, key id, model, units and cost; an image delivered as URLs also counts as `media.issued`), oldest first.
+ */
+export async function auditFor(c: Context<AppEnv>, account: string) {
+  const q = parse(rangeQuery, c.req.query());
+  const to = q.to ?? Math.floor(Date.now() / 1000);
+  const from = q.from ?? to - 30 * DAY;
+  if (from > to) throw badRequest('from', "'from' must not be after 'to'");
+  if (to - from > MAX_RANGE) throw badRequest('from', "'from' and 'to' must be at most 400 days apart");
+  const ledger = c.get('ledger');
+  const [events, usage] = await Promise.all([ledger.auditLog(account, from * 1000, to * 1000 + 999, USAGE_PAGE), ledger.usage(account, from * 1000, to * 1000 + 999, USAGE_PAGE)]);
+  const lines: { at: number; type: string; request_id: string | null; key_id: string | null; detail: Record<string, unknown> }[] = [];
+  for (const e of events) lines.push({ ...e, at: Math.floor(e.at / 1000) });
+  for (const u of usage) {
+    const l = usageLine(u);
+    const kind = l.type === 'refund' || l.type === 'adjustment' ? l.type : 'generation';
+    const detail = { kind: l.type, model: l.model, units: l.units, unit: l.unit, cost_micro: l.cost_micro, video_id: l.video_id, reason: l.reason };
+    lines.push({ at: l.at, type: kind, request_id: l.request_id, key_id: l.key_id, detail });
+    const memo = u.memo.startsWith('{') ? (JSON.parse(u.memo) as { f?: string }) : {};
+    if (memo.f === 'url') lines.push({ at: l.at, type: 'media.issued', request_id: l.request_id, key_id: l.key_id, detail: { kind: 'image', count: l.units } });
+  }
+  lines.sort((a, b) => a.at - b.at);
+  const body = lines.map((l) => JSON.stringify({ account, ...l })).join('\n');
+  return c.body(body ? `${body}\n` : '', 200, {
+    'content-type': 'application/x-ndjson; charset=utf-8',
+    'content-disposition': `attachment; filename="audit-${account}-${from}-${to}.jsonl"`,
+  });
+}

@@ -17,6 +17,7 @@ import { fileDigest, sha256Hex } from '../http/crypto';
 import type { UrlRules } from '../http/urls';
 import { checkInputUrl, dataUriInput, typedInput, type InputKind } from '../media/inputs';
 import { startWatch } from '../jobs/watch';
+import { audit } from '../audit/trail';
 
 const mediaUrl = z.string({ error: 'must be an https URL or a data: URI' }).check(
   z.regex(/^(https?:\/\/|data:)/i, 'must be an https URL or a data: URI'),
@@ -198,11 +199,14 @@ export const videos = new Hono<AppEnv>()
       if (!job || (job.p === 'fal') !== (ctx.key.tier === 'paid')) continue;
       data.push(videoObject(record.id, job, await fromRecord(ctx, record)));
     }
+    const issued = data.filter((v) => v.status === 'completed').length;
+    if (issued) await audit(ctx, ctx.key.account, { type: 'media.issued', request_id: ctx.requestId, key_id: ctx.key.keyId, detail: { kind: 'video', count: issued } });
     return c.json({ object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.hasMore });
   })
   .get('/videos/:id', async (c) => {
-    const { id, job, state } = await pollFor(c);
+    const { ctx, id, job, state } = await pollFor(c);
     c.header('x-phi-cost-micro', String(state.status === 'completed' && state.chargedNow ? state.costMicro : 0));
+    if (state.status === 'completed') await audit(ctx, job.a, { type: 'media.issued', request_id: ctx.requestId, key_id: ctx.key.keyId, detail: { kind: 'video', video_id: id } });
     if (state.status === 'queued' || state.status === 'in_progress') c.header('openai-poll-after-ms', POLL_AFTER_MS);
     return c.json(videoObject(id, job, state));
   })
@@ -257,5 +261,6 @@ export const videos = new Hono<AppEnv>()
     }
     // A raw Response does not inherit c.header(): the first download can be the request that settles the bill.
     res.headers.set('x-phi-cost-micro', String(state.chargedNow ? state.costMicro : 0));
+    await audit(ctx, job.a, { type: 'media.downloaded', request_id: ctx.requestId, key_id: ctx.key.keyId, detail: { kind: 'video', video_id: c.req.param('id')!, status: res.status } });
     return res;
   });
