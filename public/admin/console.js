@@ -25,7 +25,7 @@
 
   async function api(path, init = {}) {
     const res = await fetch(path, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers || {}) } });
-    const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
+    const body = res.headers.get('content-type')?.startsWith('application/json') ? await res.json() : await res.text();
     if (!res.ok) throw new Error(body?.error?.message || `HTTP ${res.status}`);
     return body;
   }
@@ -84,10 +84,11 @@
     $('detail').hidden = false;
     $('detail-name').textContent = name;
     $('detail-error').textContent = '';
-    const [view, keys, usage] = await Promise.all([
+    const [view, keys, usage, trail] = await Promise.all([
       api(`/admin/accounts/${encodeURIComponent(name)}`).catch(() => null),
       api(`/admin/accounts/${encodeURIComponent(name)}/keys`),
       api(`/admin/accounts/${encodeURIComponent(name)}/usage`),
+      api(`/admin/accounts/${encodeURIComponent(name)}/audit`),
     ]);
     $('detail-money').textContent = view
       ? `balance ${view.balance_micro} µ$ · held ${view.held_micro} · available ${view.available_micro} · spent ${view.spent_micro} · ${view.charges} charges`
@@ -107,6 +108,11 @@
     const ub = $('usage').tBodies[0];
     ub.textContent = '';
     for (const u of usage.data.slice(-50).reverse()) ub.append(row([when(u.at), u.type, u.model, u.units, u.cost_micro, u.key_id, u.request_id]));
+    const ab = $('audit').tBodies[0];
+    ab.textContent = '';
+    const events = String(trail).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const what = (d) => Object.entries(d).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k}=${v}`).join(' ');
+    for (const e of events.slice(-100).reverse()) ab.append(row([when(e.at), e.type, what(e.detail), e.key_id, e.request_id]));
   }
 
   const guard = (errId, fn) => async (ev) => {

@@ -339,6 +339,9 @@ describe('pages in a real browser (Debian chromium + playwright-core)', () => {
       await page.waitForSelector(`#usage tbody tr:has-text("${requestId}")`);
       expect(await page.textContent(`#usage tbody tr:has-text("${requestId}")`)).toContain('krea-2');
       expect(await page.locator('#chart rect[data-micro="33000"]').count()).toBe(1);
+      // The audit list shows the operator's actions and the generation.
+      await page.waitForSelector('#audit tbody tr:has-text("POST /admin/accounts/:account/credits")');
+      expect(await page.locator(`#audit tbody tr:has-text("generation"):has-text("${requestId}")`).count()).toBe(1);
       await page.waitForSelector('#detail-money:has-text("balance 467000")');
       const kept = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href }));
       expect(kept).toEqual({ local: 0, session: 0, cookie: '', url: `${base}/admin/` });
