@@ -9,7 +9,7 @@ import { account } from './routes/account';
 import { admin } from './routes/admin';
 import { catalog } from './routes/catalog';
 import { hooks } from './routes/hooks';
-import { openapiText } from './openapi/document';
+import { openapiText } from './openapi/serve';
 import { DOCS_HTML, DOCS_JS } from './openapi/docs';
 import { images } from './routes/images';
 import { media } from './routes/media';
