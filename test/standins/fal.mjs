@@ -6,13 +6,20 @@
 // a CDN URL). For load and memory runs: #fal-size-<bytes> pads every output file to that size; #fal-chunked serves
 // the outputs without a Content-Length. Faults: #fal-shape-<name> answers a wrong-shaped JSON body (see SHAPES),
 // #fal-stall sends half a sync result and stalls, #fal-stall-file / #fal-short-file serve an output file that stalls
-// half way / ends short of its Content-Length. Every request except /__calls is recorded in `calls`.
-// Webhooks: a queue submit with ?fal_webhook=<url> is reported to that URL when the job completes (on a timer, polled
-// or not): {request_id, gateway_request_id, status OK|ERROR, payload|error}, signed like fal's — ED25519 over
-// `request_id\nuser_id\ntimestamp\nhex(sha256(body))` in X-Fal-Webhook-{Request-Id,User-Id,Timestamp,Signature} —
-// with a key published at /.well-known/jwks.json (after a decoy key: verifiers must try every key). Delivered with up
-// to 3 attempts; every webhook is listed at GET /__webhooks[?request_id=] as {url, headers (lower-case), body (the
-// exact raw string), at, attempts: [{status|error, at}]}, so tests can relay it to an in-process gateway.
+// half way / ends short of its Content-Length. Every request except /__calls, /__webhooks and the JWKS is recorded
+// in `calls` (outgoing webhooks never are).
+// Webhooks: a queue submit with ?fal_webhook=<url> is reported to that URL the moment the job first counts as
+// COMPLETED — by the clock (COMPLETE_AFTER_MS, #fal-slow: SLOW_COMPLETE_AFTER_MS, +20 ms), polled or not; earlier if
+// a status/result/cancel call already saw it COMPLETED (2 polls) or it was cancelled; never for #fal-hang unless
+// cancelled. Body (raw JSON): {request_id, gateway_request_id, status:"OK", payload: <what the result endpoint
+// returns>} or {request_id, gateway_request_id, status:"ERROR", error: <message>, payload: {detail}} (failed or
+// cancelled jobs). Signed like fal's: ED25519 over `request_id\nuser_id\ntimestamp\nhex(sha256(raw body))`, hex, in
+// X-Fal-Webhook-{Request-Id,User-Id ("standin-user"),Timestamp (unix s),Signature}, with the key published at
+// GET /.well-known/jwks.json ({keys:[decoy, signer]}, OKP/Ed25519, no auth: verifiers must try every key).
+// POSTed with fetch (10 s timeout), up to 3 attempts ~1 s apart on non-2xx or network error. Every webhook is listed
+// at GET /__webhooks[?request_id=<id>] as {url, requestId, headers (lower-case names), body (the exact raw string),
+// at (ms), attempts: [{status, at} | {error, at}]}, so tests can relay it to an in-process gateway; `&timestamp=<s>`
+// answers copies re-signed as if sent at that time (stale/early webhooks).
 // Outputs are real files: PNGs of exactly the reported width x height (text-to-image: image_size; image-to-image:
 // the input PNG's size) and MP4s that players decode (see media.mjs).
 import { createServer } from 'node:http';
@@ -253,12 +260,18 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     }
   }
 
-  const state = (job) => {
+  const progress = (job) => {
     const slow = job.prompt.includes('#fal-slow');
     if (job.cancelled) return 'COMPLETED';
     if (job.prompt.includes('#fal-hang')) return job.polls <= 1 ? 'IN_QUEUE' : 'IN_PROGRESS'; // never completes
     if (job.polls > (slow ? 5 : 2) || Date.now() - job.at > (slow ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS)) return 'COMPLETED';
     return job.polls <= 1 ? 'IN_QUEUE' : 'IN_PROGRESS';
+  };
+  /** The job's state as a caller sees it now; the first time it is COMPLETED, its webhook (if any) goes out. */
+  const state = (job) => {
+    const s = progress(job);
+    if (s === 'COMPLETED') completed(job);
+    return s;
   };
   const links = (job) => {
     const response_url = `${origin}${prefix}/queue/${job.base}/requests/${job.id}`;
@@ -305,14 +318,15 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       const r = evaluate(rest, input);
       if ('error' in r) return r.error;
       const job = { id: randomUUID(), endpoint: rest, base, prompt, output: r.output, failure: jobFailure(prompt),
-        at: Date.now(), polls: 0, cancelled: false };
+        at: Date.now(), polls: 0, cancelled: false,
+        hookUrl: url.searchParams.get('fal_webhook') || null, hookTimer: null, hooked: false };
       jobs.set(job.id, job);
-      const hookUrl = url.searchParams.get('fal_webhook');
-      if (hookUrl) {
-        // When the job completes by the clock (polled or not), as fal reports it.
-        const t = setTimeout(() => { timers.delete(t); void sendWebhook(job, hookUrl).catch(() => {}); },
+      if (job.hookUrl && !prompt.includes('#fal-hang')) {
+        // The job completes by the clock (polled or not): just past the moment a status call would say COMPLETED.
+        const t = setTimeout(() => { timers.delete(t); job.hookTimer = null; state(job); },
           (prompt.includes('#fal-slow') ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS) + 20);
         timers.add(t);
+        job.hookTimer = t;
       }
       return shapeOf(prompt, 'submit') ?? { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: 0 } };
     }
@@ -349,6 +363,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       job.cancelled = true;
       // Not verified what fal's result returns for a cancelled request; we use the client_cancelled error type.
       job.failure = failure(499, 'Request was cancelled', 'client_cancelled');
+      completed(job); // a cancelled job is COMPLETED now: its webhook says ERROR
       return { status: 202, body: { status: 'CANCELLATION_REQUESTED' } };
     }
     if (state(job) !== 'COMPLETED') return { status: 400, body: { detail: 'Request is still in progress' } };
@@ -364,6 +379,15 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   const USER_ID = 'standin-user';
   /** @type {{url: string, requestId: string, headers: Record<string, string>, body: string, at: number, attempts: object[]}[]} */
   const webhooks = [];
+  const deliveries = new AbortController(); // aborted by close()
+
+  /** A job has just been seen COMPLETED (or cancelled): send its webhook, once. */
+  function completed(job) {
+    if (!job.hookUrl || job.hooked) return;
+    job.hooked = true;
+    if (job.hookTimer) { clearTimeout(job.hookTimer); timers.delete(job.hookTimer); job.hookTimer = null; }
+    sendWebhook(job, job.hookUrl).catch(() => {}); // never an unhandled rejection
+  }
 
   /** The headers of a webhook for `requestId` with `body`, signed at `timestamp` (unix seconds). */
   function signed(requestId, body, timestamp) {
@@ -377,23 +401,26 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   async function sendWebhook(job, hookUrl) {
     const failed = job.failure;
     const detail = failed?.body?.detail;
+    const shaped = shapeOf(job.prompt, 'result'); // the same body the result endpoint answers
     const payload = failed
       ? { request_id: job.id, gateway_request_id: job.id, status: 'ERROR', error: typeof detail === 'string' ? detail : detail?.[0]?.msg ?? 'error', payload: { detail } }
-      : { request_id: job.id, gateway_request_id: job.id, status: 'OK', payload: job.output };
+      : { request_id: job.id, gateway_request_id: job.id, status: 'OK', payload: shaped ? shaped.body : job.output };
     const body = JSON.stringify(payload);
     const headers = signed(job.id, body, String(Math.floor(Date.now() / 1000)));
     const record = { url: hookUrl, requestId: job.id, headers, body, at: Date.now(), attempts: [] };
     webhooks.push(record);
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 1; attempt <= 3 && !deliveries.signal.aborted; attempt++) {
       try {
-        const r = await fetch(hookUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+        const timeout = AbortSignal.timeout(10_000);
+        const signal = AbortSignal.any ? AbortSignal.any([timeout, deliveries.signal]) : timeout;
+        const r = await fetch(hookUrl, { method: 'POST', headers, body, signal });
         await r.arrayBuffer().catch(() => {});
         record.attempts.push({ status: r.status, at: Date.now() });
         if (r.ok) return;
       } catch (e) {
-        record.attempts.push({ error: String(e?.cause?.code ?? e?.name ?? e), at: Date.now() });
+        record.attempts.push({ error: String(e?.cause?.code ?? e?.cause?.message ?? e?.name ?? e), at: Date.now() }); // e.g. ECONNREFUSED, TimeoutError
       }
-      await new Promise((r) => { const t = setTimeout(r, 1000); timers.add(t); });
+      if (attempt < 3 && !deliveries.signal.aborted) await new Promise((resolve) => { const t = setTimeout(() => { timers.delete(t); resolve(undefined); }, 1000); timers.add(t); });
     }
   }
 
@@ -431,6 +458,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   return {
     origin, runUrl: `${origin}${prefix}/run`, queueUrl: `${origin}${prefix}/queue`, jwksUrl: `${origin}/.well-known/jwks.json`, calls,
     close: () => new Promise((resolve) => {
+      deliveries.abort();
       for (const t of timers) clearTimeout(t);
       server.close(() => resolve());
       server.closeAllConnections();
