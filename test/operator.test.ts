@@ -1,6 +1,7 @@
 // The operator API (issue 13.1): accounts listed with their money, an account's keys with label, creation, last use,
 // expiry and revocation, idempotent revoke, signed adjustments with a reason.
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, inject, it } from 'vitest';
 import { gateway, uniq } from './helpers';
 
 describe('operator API', () => {
@@ -81,5 +82,47 @@ describe('operator API', () => {
     expect(new Set(seen.map((a) => a.account)).size).toBe(seen.length);
     expect((await gw.admin('/admin/accounts?limit=101')).status).toBe(400);
     expect((await gw.fetch('/admin/accounts')).status).toBe(401);
+  });
+});
+
+describe('operator, usage and audit routes under arbitrary input (property)', () => {
+  it('any body or query: a 2xx or a 4xx in the envelope naming the field, never a 5xx; a refused adjustment moves nothing', async () => {
+    const { seed, runs } = inject('fuzz');
+    const gw = gateway();
+    const { key, account } = await gw.issueKey({ credits_micro: 10_000 });
+    const value = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }));
+    const body = fc.oneof(
+      fc.dictionary(fc.constantFrom('tier', 'account', 'credits_micro', 'rpm', 'label', 'expires_at', 'amount_micro', 'reason', 'url', 'create'), value, { maxKeys: 5 }),
+      fc.string({ maxLength: 40 }),
+      fc.json(),
+    );
+    const query = fc.dictionary(fc.constantFrom('from', 'to', 'after', 'limit'), fc.oneof(fc.string({ maxLength: 12 }), fc.integer().map(String)), { maxKeys: 3 });
+    const target = fc.constantFrom(
+      ['POST', '/admin/keys'],
+      ['POST', `/admin/accounts/${account}/adjustments`],
+      ['POST', `/admin/accounts/${account}/credits`],
+      ['PUT', `/admin/accounts/${account}/webhook`],
+      ['GET', '/admin/accounts'],
+      ['GET', `/admin/accounts/${account}/usage`],
+      ['GET', `/admin/accounts/${account}/audit`],
+      ['GET', '/v1/usage'],
+    );
+    await fc.assert(
+      fc.asyncProperty(target, body, query, async ([method, path], b, q) => {
+        const before = (await gw.balance(account)).balance_micro;
+        const url = `${path}?${new URLSearchParams(q as Record<string, string>)}`;
+        const auth = path.startsWith('/v1/') ? `Bearer ${key}` : 'Bearer test-admin-token';
+        const res = await gw.fetch(url, { method, headers: { authorization: auth, 'content-type': 'application/json' }, ...(method === 'GET' ? {} : { body: typeof b === 'string' ? b : JSON.stringify(b) }) });
+        expect(res.status, `${method} ${url}`).toBeLessThan(500);
+        expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+        if (res.status >= 400) {
+          const { error } = (await res.json()) as { error: { code: string; message: string; type: string } };
+          expect(error.message.length).toBeGreaterThan(0);
+          expect(error.code).toBeTruthy();
+          if (path.endsWith('/adjustments') || path.endsWith('/credits')) expect((await gw.balance(account)).balance_micro).toBe(before);
+        } else await res.body?.cancel();
+      }),
+      { seed, numRuns: Math.min(runs, 120), endOnFailure: true },
+    );
   });
 });
