@@ -28,6 +28,8 @@
 import os from 'node:os';
 import { Pool } from 'undici';
 import { startFal } from '../test/standins/fal.mjs';
+import { benchPhiMedia } from './lib/bench-phi-media.mjs';
+import { benchPhiText } from './lib/bench-phi-text.mjs';
 import { ADMIN_TOKEN, BASE_VARS, buildBundle, cpuMs, freshFetch, instructions, ledgerSql, startWorker } from './lib/workerd.mjs';
 
 const intEnv = (name, def, min, max) => {
@@ -380,7 +382,7 @@ function printTable(head, rows) {
   for (const r of rows) console.log(line(r));
 }
 
-function report({ bundleSize, results, history, seconds, loadBefore }) {
+function report({ bundleSize, results, history, seconds, loadBefore, phi }) {
   const cpu = os.cpus();
   console.log(`\nphi-gateway bench, ${new Date().toISOString().slice(0, 10)}: ${cpu[0]?.model ?? 'unknown CPU'} × ${cpu.length} cores, Node ${process.version}`);
   console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; client, stand-in and workerd share these cores`);
@@ -422,6 +424,16 @@ function report({ bundleSize, results, history, seconds, loadBefore }) {
   ]);
   console.log(`(the seeded account's bounded sweeps removed ${history.swept.toLocaleString('en-US')} expired rows during the run)`);
   if (history.unseeded.length) console.log(`NOT seeded (growing tables whose rows the bench does not know): ${history.unseeded.join(', ')}`);
+  if (phi) {
+    console.log('\nPHI screening (issue 18), on Node in this process before the workers start, median of repeated runs:');
+    printTable(['what', 'cost'], [
+      ['4 KB clean prompt, text screen', `${phi.text.cleanUs.toFixed(1)} µs`],
+      ['4 KB prompt, identifier near its end', `${phi.text.hitUs.toFixed(1)} µs`],
+      ['2.5 MB JPEG, metadata strip', `${phi.media.jpeg2_5mbMs.toFixed(2)} ms`],
+      ['10 MB JPEG, metadata strip', `${phi.media.jpeg10mbMs.toFixed(2)} ms`],
+      ['strip throughput (linear in bytes, no decode)', `${phi.media.mbPerSec.toFixed(0)} MB/s`],
+    ]);
+  }
   console.log(`\ntotal bench time: ${seconds.toFixed(1)} s`);
 }
 
@@ -434,6 +446,10 @@ async function main() {
   const bundle = buildBundle(); // before anything runs, so the build competes with no measurement
   undo.push(() => bundle.dispose());
   process.once('exit', () => bundle.dispose()); // also when Miniflare's own signal hook exits the process
+
+  // The PHI screen's own cost, measured before anything else competes for the CPU.
+  log('measuring the PHI screen');
+  const phi = { text: await benchPhiText(), media: await benchPhiMedia() };
 
   const fal = await startFal({ key: FAL_KEY, record: false });
   undo.push(() => fal.close());
@@ -460,7 +476,7 @@ async function main() {
   await Promise.all([floor.stop(), rehostFloor.stop(), gw.stop(), gwR2.stop()]);
 
   const history = await historySeries(bundle.script, vars, fal.origin);
-  report({ bundleSize: bundle.size, results, history, loadBefore, seconds: (performance.now() - t0) / 1000 });
+  report({ bundleSize: bundle.size, results, history, loadBefore, seconds: (performance.now() - t0) / 1000, phi });
 }
 
 try {

@@ -1,7 +1,10 @@
 import { Hono } from 'hono/tiny';
 import type { Context } from 'hono';
 import type { AppEnv } from './app-env';
-import { ApiError, toApiError } from './http/errors';
+import { ApiError, PhiBlocked, toApiError } from './http/errors';
+import { audit } from './audit/trail';
+import { getConfig, residency } from './config';
+import { execOf } from './pipeline/context';
 import { methodNotAllowed } from './http/methods';
 import { cors } from './http/cors';
 import { configured, context, customer, discardBody, generation, limitBody, phiTier } from './http/middleware';
@@ -23,11 +26,32 @@ export const app = new Hono<AppEnv>();
 function fail(err: unknown, c: Context<AppEnv>): Response {
   const e = toApiError(err);
   c.set('errorCode', e.code);
+  if (e instanceof PhiBlocked) auditPhi(c, e);
   return e.toResponse();
 }
 
+/** A PHI refusal leaves one audit event: the field and the identifier class, never the value. */
+function auditPhi(c: Context<AppEnv>, e: PhiBlocked): void {
+  const key = c.get('key');
+  if (!key) return;
+  void audit({ cfg: c.get('cfg'), ledger: c.get('ledger'), exec: execOf(c) }, key.account, {
+    type: 'phi.blocked',
+    request_id: c.get('requestId'),
+    key_id: key.keyId,
+    detail: { field: e.field, class: e.phiClass, route: c.req.path },
+  });
+}
+
 app.use(context);
-app.get('/healthz', (c) => c.json({ status: 'ok' }));
+app.get('/healthz', (c) => {
+  let where: ReturnType<typeof residency> | null = null;
+  try {
+    where = residency(getConfig(c.env));
+  } catch {
+    /* liveness answers even when the configuration does not parse */
+  }
+  return c.json({ status: 'ok', residency: where });
+});
 // The API document and its page: static, no key, no store.
 app.get('/openapi.json', (c) => c.body(openapiText(), 200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' }));
 const DOCS_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";

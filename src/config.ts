@@ -28,6 +28,9 @@ const schema = z.object({
   FAL_VIDEO_I2V_MODEL: z._default(endpoint, 'fal-ai/wan/v2.2-a14b/image-to-video'),
   FAL_AVATAR_MODEL: z._default(endpoint, 'fal-ai/infinitalk'),
   FAL_IMAGE_EDIT_MODEL: z._default(endpoint, 'fal-ai/flux-1/krea/image-to-image'),
+  // Edits with several input images (image_urls, aspect_ratio, num_images, output_format: Kontext multi's input).
+  // `off` switches them off (an empty value means the default): several images are then a 400 naming 'image'.
+  FAL_IMAGE_MULTI_EDIT_MODEL: z._default(z.union([endpoint, z.literal('off')]), 'fal-ai/flux-pro/kontext/multi'),
   WORKER_URL: z.optional(url),
   WORKER_TOKEN: opt,
   WORKER_AWS_ACCESS_KEY_ID: opt,
@@ -50,6 +53,10 @@ const schema = z.object({
   FAL_MEDIA_HOSTS: z._default(str, DEFAULT_FAL_MEDIA_HOSTS),
   CORS_ORIGINS: opt,
   FAL_JWKS_URL: z._default(url, 'https://rest.alpha.fal.ai/.well-known/jwks.json'),
+  PHI_SCAN: z._default(z.enum(['block', 'off']), 'block'),
+  DATA_JURISDICTION: z.optional(z.enum(['eu', 'us', 'fedramp', 'fedramp-high'])),
+  // Hours, fractions allowed (tests use seconds' worth); at most a year.
+  MEDIA_RETENTION_HOURS: z._default(z.coerce.number().check(z.gt(0), z.lte(24 * 365)), 24),
 });
 
 type Vars = z.infer<typeof schema>;
@@ -65,7 +72,7 @@ export interface Config extends Vars {
   falMediaHosts: ReturnType<typeof parseHostList>;
   /** `host[:port]` of the worker, which a customer URL may never name. */
   workerHost: string | null;
-  /** OpenAI names (gpt-image-*, dall-e-*, sora-2*) and MODEL_ALIASES, onto the canonical models. */
+  /** OpenAI's exact model ids (OPENAI_ALIASES) and MODEL_ALIASES, onto the canonical models. */
   modelAliases: AliasTable;
   /** Parsed CORS_ORIGINS. */
   corsOrigins: ReturnType<typeof parseOrigins>;
@@ -154,6 +161,20 @@ export function parseConfig(env: Env): Config {
         : null,
     upstash: v.UPSTASH_REDIS_REST_URL ? { url: v.UPSTASH_REDIS_REST_URL, token: v.UPSTASH_REDIS_REST_TOKEN! } : null,
   };
+}
+
+/**
+ * Where this deployment keeps its data, as /healthz, /v1/account and `x-phi-region` report it. With Upstash the
+ * ledger lives in the operator's Redis database, whose region the operator chose: the gateway cannot see it.
+ */
+export function residency(cfg: Config): { region: string; ledger: 'durable_object' | 'upstash'; note: string } {
+  if (cfg.upstash) {
+    return { region: 'upstash', ledger: 'upstash', note: "The ledger is the operator's Upstash Redis database: its region is the residency (chosen when the database was created)" };
+  }
+  const j = cfg.DATA_JURISDICTION;
+  return j
+    ? { region: j, ledger: 'durable_object', note: `Every Durable Object is created in the '${j}' jurisdiction` }
+    : { region: 'unrestricted', ledger: 'durable_object', note: 'No DATA_JURISDICTION: Durable Objects are placed by Cloudflare without a jurisdiction restriction' };
 }
 
 function configError(what: string): ApiError {

@@ -14,6 +14,8 @@ export interface Env {
   FAL_AVATAR_MODEL?: string;
   /** fal image-to-image endpoint for /v1/images/edits (default FLUX.1 Krea: fal-ai/flux-1/krea/image-to-image). */
   FAL_IMAGE_EDIT_MODEL?: string;
+  /** fal endpoint for edits with several input images (takes `image_urls`); `off` refuses them. */
+  FAL_IMAGE_MULTI_EDIT_MODEL?: string;
   WORKER_URL?: string;
   WORKER_TOKEN?: string;
   WORKER_AWS_ACCESS_KEY_ID?: string;
@@ -47,4 +49,10 @@ export interface Env {
   CORS_ORIGINS?: string;
   /** How long audit records are kept (days, default 400). */
   AUDIT_RETENTION_DAYS?: string;
+  /** `block` (default) | `off`: screen generation requests for direct patient identifiers and DICOM uploads. */
+  PHI_SCAN?: string;
+  /** `eu` | `us` | `fedramp` | `fedramp-high`: every Durable Object is reached through namespace.jurisdiction(). */
+  DATA_JURISDICTION?: string;
+  /** Re-hosted outputs are deleted by the gateway this many hours after they were written (default 24). */
+  MEDIA_RETENTION_HOURS?: string;
 }

@@ -59,25 +59,40 @@ describe('resolver table', () => {
     expect(() => resolveRoute({ model: 'avatar', kind: 'video', hasImage: true }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 400, param: 'audio_url' }));
     expect(() => resolveRoute({ model: 'krea-2', kind: 'video' }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 400, param: 'model' }));
     expect(() => resolveRoute({ model: 'veo-3', kind: 'video' }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 404, code: 'model_not_found' }));
+    // OpenAI's names are exact: a look-alike is as unknown as any other name.
+    for (const model of ['dall-e-9000x', 'gpt-image-9', 'sora-2-ultra']) {
+      const kind = model.startsWith('sora') ? 'video' : 'image';
+      expect(() => resolveRoute({ model, kind }, 'paid', FAL, 0)).toThrow(expect.objectContaining({ status: 404, code: 'model_not_found', param: 'model' }));
+    }
   });
 });
 
 describe('models and pricing endpoints', () => {
-  it('GET /v1/models lists the canonical models in the OpenAI shape', async () => {
+  it('GET /v1/models lists the canonical models in the OpenAI shape, then every alias with who names it and what it runs', async () => {
     const res = await gateway().fetch('/v1/models');
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { object: string; data: { id: string; object: string; created: number; owned_by: string }[] };
+    const body = (await res.json()) as { object: string; data: { id: string; object: string; created: number; owned_by: string; resolves_to?: string }[] };
     expect(body.object).toBe('list');
-    expect(body.data.map((m) => m.id)).toEqual(['krea-2', 'wan', 'avatar']);
-    for (const m of body.data) expect(m).toEqual({ id: m.id, object: 'model', created: expect.any(Number), owned_by: 'phi-gateway' });
+    expect(body.data.slice(0, 3).map((m) => m.id)).toEqual(['krea-2', 'wan', 'avatar']);
+    for (const m of body.data.slice(0, 3)) expect(m).toEqual({ id: m.id, object: 'model', created: expect.any(Number), owned_by: 'phi-gateway' });
+    const byId = new Map(body.data.map((m) => [m.id, m]));
+    expect(byId.size).toBe(body.data.length);
+    expect(byId.get('krea')).toEqual({ id: 'krea', object: 'model', created: expect.any(Number), owned_by: 'phi-gateway', resolves_to: 'krea-2' });
+    expect(byId.get('infinitalk')).toMatchObject({ owned_by: 'phi-gateway', resolves_to: 'avatar' });
+    expect(byId.get('sora-2')).toEqual({ id: 'sora-2', object: 'model', created: expect.any(Number), owned_by: 'openai', resolves_to: 'wan' });
+    expect(byId.get('dall-e-3')).toMatchObject({ owned_by: 'openai', resolves_to: 'krea-2' });
+    for (const m of body.data.slice(3)) expect(['krea-2', 'wan', 'avatar']).toContain(m.resolves_to);
+    expect(body.data.some((m) => m.id.includes('*'))).toBe(false);
   });
 
   it('the openai SDK lists and retrieves models', async () => {
     const client = gateway().openai('any');
     const list = [];
     for await (const m of client.models.list()) list.push(m.id);
-    expect(list).toEqual(['krea-2', 'wan', 'avatar']);
+    expect(list.slice(0, 3)).toEqual(['krea-2', 'wan', 'avatar']);
+    expect(list).toEqual(expect.arrayContaining(['gpt-image-1', 'sora-2-pro', 'bernini']));
     expect((await client.models.retrieve('avatar')).id).toBe('avatar');
+    expect(await client.models.retrieve('SORA-2-PRO')).toMatchObject({ id: 'sora-2-pro', owned_by: 'openai', resolves_to: 'wan' });
     await expect(client.models.retrieve('gpt-9')).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
   });
 

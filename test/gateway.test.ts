@@ -16,7 +16,7 @@ describe('HTTP basics', () => {
   it('GET /healthz needs no auth', async () => {
     const res = await gateway().fetch('/healthz');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', residency: { region: 'unrestricted', ledger: 'durable_object', note: expect.any(String) } });
     expect(res.headers.get('x-request-id')).toMatch(/^req_/);
   });
 
@@ -172,7 +172,7 @@ describe('operator API and account', () => {
     const top = await gw.admin(`/admin/accounts/${account}/credits`, { method: 'POST', body: JSON.stringify({ amount_micro: 16_000 }) });
     expect(await top.json()).toEqual({ account, balance_micro: 66_000 });
     const me = await gw.authed(k.key!, '/v1/account');
-    expect(await me.json()).toEqual({ account, tier: 'paid', balance_micro: 66_000, held_micro: 0, available_micro: 66_000, rate_limit: { rpm: 30 } });
+    expect(await me.json()).toEqual({ account, tier: 'paid', balance_micro: 66_000, held_micro: 0, available_micro: 66_000, rate_limit: { rpm: 30 }, residency: expect.objectContaining({ region: 'unrestricted' }) });
     await gw.authed(k.key!, '/v1/images/generations', { method: 'POST', body: JSON.stringify({ prompt: uniq('usage') }) });
     const view = await gw.balance(account);
     expect(view).toMatchObject({ balance_micro: 33_000, spent_micro: 33_000, charges: 1, available_micro: 33_000 });

@@ -22,7 +22,7 @@ describe('images: paid key → fal', () => {
     expect(response.headers.get('x-request-id')).toMatch(/^req_/);
     expect(data.data).toHaveLength(2);
     for (const img of data.data!) {
-      expect(img.url).toMatch(/^https:\/\/gw\.test\/v1\/media\/i_[0-9a-f]{32}\.png\?exp=\d+&sig=/);
+      expect(img.url).toMatch(/^https:\/\/gw\.test\/v1\/media\/i_[0-9a-f]{16}_[0-9a-f]{32}\.png\?exp=\d+&sig=/);
       const file = await gw.fetch(img.url!);
       expect(file.status).toBe(200);
       expect(file.headers.get('content-type')).toBe('image/png');
@@ -174,7 +174,7 @@ describe('images: free test key → ComfyUI worker', () => {
     const b64 = await gw.openai(TEST_API_KEY).images.generate({ prompt: uniq('w64'), response_format: 'b64_json' });
     expect(isPng(b64bytes(b64.data![0]!.b64_json!))).toBe(true);
     const url = await gw.openai(TEST_API_KEY).images.generate({ prompt: uniq('wr2') });
-    expect(url.data![0]!.url).toMatch(/\/v1\/media\/i_[0-9a-f]{32}\.png\?/);
+    expect(url.data![0]!.url).toMatch(/\/v1\/media\/i_[0-9a-f]{16}_[0-9a-f]{32}\.png\?/);
     expect(isPng(new Uint8Array(await (await gw.fetch(url.data![0]!.url!)).arrayBuffer()))).toBe(true);
   });
 
@@ -200,7 +200,11 @@ describe('images: request validation (400 naming the field, nothing charged)', (
     [{ prompt: 'x', response_format: 'jpeg' }, 'response_format'],
     [{ prompt: 'x', output_format: 'webp' }, 'output_format'],
     [{ prompt: 'x', model: 'wan' }, 'model'],
-    [{ prompt: 'x', stream: true }, 'stream'],
+    [{ prompt: 'x', stream: true, partial_images: 2 }, 'partial_images'],
+    [{ prompt: 'x', stream: true, response_format: 'url' }, 'response_format'],
+    [{ prompt: 'x', style: 'vivid' }, 'style'],
+    [{ prompt: 'x', background: 'transparent' }, 'background'],
+    [{ prompt: 'x', sise: '512x512' }, 'sise'],
   ])('%j → 400 param %s', async (body, param) => {
     const gw = gateway();
     const { key, account } = await gw.issueKey({ credits_micro: 100_000 });

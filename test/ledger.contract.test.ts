@@ -326,6 +326,38 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     await ledger.release({ account, idemKey: 'idem-2', now: now() });
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: 'done' });
   });
+
+  it('erases an account: refused with money unless forced; keys, money, usage, jobs, idempotency and webhook go, the tombstone stays; idempotent', async () => {
+    const account = uniq('erase');
+    const [h1, h2] = [uniq('h'), uniq('h')];
+    await ledger.issueKey(h1, { keyId: `${h1}-id`, account, tier: 'paid', rpm: 5 }, 100_000);
+    await ledger.issueKey(h2, { keyId: `${h2}-id`, account, tier: 'paid', rpm: 5 }, 0);
+    await ledger.revokeKey(`${h2}-id`, now());
+    await admit(account, { keyId: `${h1}-id`, charge: { id: 'c1', amount: 33_000, memo: 'm' } });
+    await admit(account, { hold: { id: 'h1', amount: 10_000, ttlSec: 60 } });
+    await ledger.remember({ account, now: now(), idem: { key: 'i1', fingerprint: 'fp', response: 'r', ttlSec: 600 }, job: { key: 'video:fal:r1', id: 'video_one', createdAt: 1 } });
+    await ledger.setWebhook(account, { url: 'https://hooks.example.com/x', nonce: 'n', createdAt: 1 });
+    expect(await ledger.eraseAccount({ account, force: false, now: now() })).toEqual({ ok: false, reason: 'not_empty', balance: 67_000, held: 10_000 });
+    expect((await view(account)).balance_micro).toBe(67_000);
+    const r = await ledger.eraseAccount({ account, force: true, now: now(), requestId: 'req_erase', auditRetentionMs: 86_400_000 });
+    expect(r).toEqual({ ok: true, already: false, balance: 67_000, held: 10_000, keys: 2, jobIds: ['video_one'] });
+    expect(await ledger.findKey(h1)).toBeNull();
+    expect(await ledger.listKeys(account)).toEqual([]);
+    expect(await ledger.account(account, now())).toBeNull();
+    expect(await ledger.usage(account, 0, now() + 1, 100)).toEqual([]);
+    expect(await ledger.getWebhook(account)).toBeNull();
+    expect(await ledger.revokeKey(`${h1}-id`, now())).toBeNull();
+    expect((await ledger.listAccounts(account.slice(0, -1), 10)).accounts).not.toContain(account);
+    const lookup = await admit(account, { lookup: 'video:fal:r1', idem: { key: 'i1', fingerprint: 'other', pendingTtlSec: 1 } });
+    expect(lookup).toEqual({ ok: true, job: null });
+    const trail = await ledger.auditLog(account, 0, now() + 1, 100);
+    expect(trail).toEqual([
+      { at: expect.any(Number), type: 'account.erased', request_id: 'req_erase', key_id: null, detail: { forfeited_micro: 67_000, released_hold_micro: 10_000, keys_deleted: 2, jobs_deleted: 1, forced: true } },
+    ]);
+    expect(await ledger.eraseAccount({ account, force: false, now: now() })).toEqual({ ok: true, already: true, balance: 0, held: 0, keys: 0, jobIds: [] });
+    expect(await ledger.auditLog(account, 0, now() + 1, 100)).toHaveLength(1);
+    expect(await ledger.eraseAccount({ account: uniq('never'), force: false, now: now() })).toMatchObject({ ok: true, already: true });
+  });
 });
 
 describe('GCRA', () => {

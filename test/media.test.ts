@@ -45,7 +45,7 @@ describe('R2 re-hosting behind signed /v1/media URLs', () => {
     expect(mine).toEqual(await bytesOf(await fetch(await upstreamFileFor(t0, '.png'))));
     const objectKey = new URL(url).pathname.split('/').pop()!;
     const head = await env.MEDIA!.head(objectKey);
-    expect(head!.customMetadata).toEqual({ account, size: String(mine.length) });
+    expect(head!.customMetadata).toEqual({ account, size: String(mine.length), expires: expect.stringMatching(/^\d+$/) });
     expect(head!.httpMetadata!.contentType).toBe('image/png');
     const [run] = await standinCalls(falOrigin(), (c) => (c.body as { prompt?: string })?.prompt === prompt);
     expect(JSON.parse(run!.headers['x-fal-object-lifecycle-preference']!)).toEqual({ expiration_duration_seconds: 3600 });
@@ -138,7 +138,7 @@ describe('R2 re-hosting behind signed /v1/media URLs', () => {
     const keys = new Set(urls.map((u) => u.pathname));
     expect(keys.size).toBe(1);
     const objectKey = [...keys][0]!.split('/').pop()!;
-    expect(objectKey).toMatch(/^v_[0-9a-f]{32}\.mp4$/);
+    expect(objectKey).toMatch(/^v_[0-9a-f]{16}_[0-9a-f]{32}\.mp4$/);
     const listed = await env.MEDIA!.list({ prefix: objectKey });
     expect(listed.objects).toHaveLength(1);
     const served = await bytesOf(await gw.fetch(urls[0]!.pathname + urls[0]!.search));

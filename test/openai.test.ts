@@ -3,10 +3,11 @@
 // usable, clear answers for what is not served, and validation messages that say what a field must be.
 import { env } from 'cloudflare:test';
 import fc from 'fast-check';
+import { metadataFlac, metadataMp3, REAL_JPEG, REAL_WEBP } from './fixtures/media-builders';
 import OpenAI, { toFile } from 'openai';
 import { describe, expect, inject, it } from 'vitest';
 import { decodeJob } from '../src/jobs/id';
-import { CONTENT_TTL_SEC, videoKey } from '../src/pipeline/videos';
+import { videoKey } from '../src/pipeline/videos';
 import { parseConfig } from '../src/config';
 import type { Env } from '../src/env';
 import { falOrigin, gateway, PNG_BYTES, standinCalls, TEST_API_KEY, uniq, wavBytes, workerOrigin } from './helpers';
@@ -78,11 +79,12 @@ const bytes = (head: number[] | string, size = 64) => {
   b.set(typeof head === 'string' ? [...head].map((c) => c.charCodeAt(0)) : head);
   return b;
 };
-const JPEG = bytes([0xff, 0xd8, 0xff, 0xe0]);
-const WEBP = bytes('RIFF\0\0\0\0WEBPVP8 ');
-const MP3 = bytes('ID3\x04\0\0');
+// Real, well-formed files (metadata is stripped from inputs by rewriting their container, so stubs would be refused).
+const JPEG = REAL_JPEG;
+const WEBP = REAL_WEBP;
+const MP3 = metadataMp3();
 const M4A = bytes('\0\0\0\x20ftypM4A \0\0\0\0');
-const FLAC = bytes('fLaC');
+const FLAC = metadataFlac();
 const OGG = bytes('OggS');
 
 describe('uploads are typed by their bytes, whatever the client says', () => {
@@ -124,7 +126,7 @@ describe('uploads are typed by their bytes, whatever the client says', () => {
 });
 
 describe('OpenAI model names', () => {
-  it('gpt-image-*/dall-e-* make krea-2 images, sora-2* makes wan video, and /v1/models resolves aliases', async () => {
+  it("OpenAI's image ids make krea-2 images, Sora makes wan video, and /v1/models resolves aliases", async () => {
     const gw = gateway({ MEDIA: undefined });
     const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
     const client = gw.openai(key);
@@ -135,9 +137,10 @@ describe('OpenAI model names', () => {
     const video = await client.videos.create({ model: 'sora-2-pro', prompt: uniq('sora'), seconds: '4' });
     expect(video.model).toBe('wan');
     expect((await decodeJob(gw.env.SIGNING_SECRET!, video.id, account))!.e).toBe('fal-ai/krea-wan-14b/text-to-video');
-    for (const [alias, id] of [['krea', 'krea-2'], ['bernini', 'wan'], ['infinitalk', 'avatar'], ['gpt-image-1', 'krea-2'], ['sora-2', 'wan'], ['KREA-2', 'krea-2']]) {
-      expect((await client.models.retrieve(alias!)).id).toBe(id);
+    for (const [alias, id] of [['krea', 'krea-2'], ['bernini', 'wan'], ['infinitalk', 'avatar'], ['gpt-image-1', 'krea-2'], ['sora-2', 'wan']]) {
+      expect(await client.models.retrieve(alias!)).toMatchObject({ id: alias, resolves_to: id });
     }
+    expect(await client.models.retrieve('KREA-2')).toEqual({ id: 'krea-2', object: 'model', created: expect.any(Number), owned_by: 'phi-gateway' });
     const e = await apiError(client.models.retrieve('midjourney-7'));
     expect(e).toMatchObject({ status: 404, code: 'model_not_found', message: "The model 'midjourney-7' does not exist; available: krea-2, wan, avatar" });
     const g = await apiError(client.images.generate({ model: 'midjourney-7', prompt: 'x' }));
@@ -148,9 +151,10 @@ describe('OpenAI model names', () => {
   it('an operator extends the table with MODEL_ALIASES (exact names and trailing-* prefixes); a bad table is named', async () => {
     const gw = gateway({ MODEL_ALIASES: JSON.stringify({ 'house-image': 'krea-2', 'veo-*': 'wan', 'dall-e-3': 'krea-2' }) });
     const client = gw.openai('any');
-    expect((await client.models.retrieve('house-image')).id).toBe('krea-2');
-    expect((await client.models.retrieve('veo-3-fast')).id).toBe('wan');
-    expect((await client.models.retrieve('gpt-image-1')).id).toBe('krea-2'); // defaults stay
+    expect(await client.models.retrieve('house-image')).toMatchObject({ id: 'house-image', owned_by: 'operator', resolves_to: 'krea-2' });
+    expect(await client.models.retrieve('veo-3-fast')).toMatchObject({ id: 'veo-3-fast', owned_by: 'operator', resolves_to: 'wan' });
+    expect(await client.models.retrieve('gpt-image-1')).toMatchObject({ owned_by: 'openai', resolves_to: 'krea-2' }); // defaults stay
+    expect(await client.models.retrieve('dall-e-3')).toMatchObject({ owned_by: 'openai', resolves_to: 'krea-2' }); // an OpenAI name, re-mapped
     const broken = await gateway({ MODEL_ALIASES: '{"x":"gpt-5"}' }).fetch('/v1/models');
     expect(broken.status).toBe(500);
     expect(((await broken.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'config_invalid' });
@@ -159,15 +163,16 @@ describe('OpenAI model names', () => {
 });
 
 describe('a stable Video object', () => {
-  it('seconds echoes what was asked, completed_at never moves, expires_at says when content stops, billed_seconds is the bill', async () => {
+  it('seconds is what is made, completed_at never moves, expires_at says when content stops, billed_seconds is the bill', async () => {
     const gw = gateway();
     const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
     const client = gw.openai(key);
     const created = (await client.videos.create({ model: 'wan' as never, prompt: uniq('stable'), seconds: '4' })) as Video;
-    expect(created).toMatchObject({ seconds: '4', completed_at: null, expires_at: null, remixed_from_video_id: null, status: 'queued' });
+    // "4" is 66 frames at 16 fps on Krea-Wan (12k+6): planned 4.125 s, and the delivered file's own length once done.
+    expect(created).toMatchObject({ seconds: '4.125', completed_at: null, expires_at: null, remixed_from_video_id: null, status: 'queued' });
     const done = await finished(client, created.id);
-    expect(done).toMatchObject({ status: 'completed', seconds: '4', billed_seconds: '4.125', cost_micro: 363_000 });
-    expect(done.expires_at).toBe(done.completed_at! + CONTENT_TTL_SEC);
+    expect(done).toMatchObject({ status: 'completed', seconds: '4.125', billed_seconds: '4.125', cost_micro: 363_000 });
+    expect(done.expires_at).toBe(done.completed_at! + 24 * 3600); // MEDIA_RETENTION_HOURS (24 by default)
     await sleep(1_100); // a later second: a moving completed_at would show
     const again = (await client.videos.retrieve(created.id)) as Video;
     expect(again.completed_at).toBe(done.completed_at);
@@ -247,7 +252,7 @@ describe('list, delete, remix', () => {
     const client = gw.openai(key, { maxRetries: 0 });
     const { id } = await client.videos.create({ model: 'wan' as never, prompt: uniq('delete me') });
     const done = await finished(client, id);
-    const objectKey = await videoKey(parseConfig(gw.env), id);
+    const objectKey = await videoKey(parseConfig(gw.env), id, account);
     expect(await gw.env.MEDIA!.head(objectKey)).not.toBeNull();
     expect(await client.videos.delete(id)).toEqual({ id, object: 'video.deleted', deleted: true });
     expect(await gw.env.MEDIA!.head(objectKey)).toBeNull();
@@ -276,7 +281,7 @@ describe('list, delete, remix', () => {
     await finished(client, original.id);
     const prompt = uniq('remixed');
     const remix = (await client.videos.remix(original.id, { prompt })) as Video;
-    expect(remix).toMatchObject({ status: 'queued', model: 'wan', seconds: '2', size: '720x1280', remixed_from_video_id: original.id });
+    expect(remix).toMatchObject({ status: 'queued', model: 'wan', seconds: '1.875', size: '720x1280', remixed_from_video_id: original.id });
     expect(remix.id).not.toBe(original.id);
     const [submit] = await standinCalls(falOrigin(), (c) => c.method === 'POST' && (c.body as { prompt?: string })?.prompt === prompt);
     expect(submit!.path).toBe('/fal/queue/fal-ai/krea-wan-14b/text-to-video');
@@ -314,7 +319,8 @@ describe('image edits', () => {
     expect(call!.path).toBe('/fal/run/fal-ai/flux-1/krea/image-to-image');
     expect(call!.body).toMatchObject({ prompt, num_images: 2 });
     expect((call!.body as { image_url: string }).image_url).toMatch(/^data:image\/png;base64,/);
-    const out = new Uint8Array(await (await fetch(data.data![0]!.url!)).arrayBuffer());
+    // gpt-image-* names answer b64_json, as OpenAI does (issue 19)
+    const out = Uint8Array.from(atob(data.data![0]!.b64_json!), (c) => c.charCodeAt(0));
     expect(pngSize(out)).toEqual({ width: 96, height: 64 });
     expect(await gw.balance(account)).toMatchObject({ spent_micro: 66_000, charges: 1 });
   });
@@ -337,14 +343,16 @@ describe('image edits', () => {
     expect(classes).not.toContain('EmptySD3LatentImage');
   });
 
-  it('PHI, no image, two images, a mask or a JSON body: refused before any upstream call or charge', async () => {
+  it('PHI, no image, 17 images, a mask or a JSON body: refused before any upstream call or charge', async () => {
     const gw = gateway({ MEDIA: undefined });
     const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
     const client = gw.openai(key, { maxRetries: 0 });
     const prompt = uniq('refused edit');
     const phi = await apiError(client.images.edit({ image: await toFile(PNG_BYTES, 'a.png'), prompt }, { headers: { 'X-PHI': 'true' } }));
     expect(phi).toMatchObject({ status: 403, code: 'phi_blocked' });
-    expect(await apiError(client.images.edit({ image: [await toFile(PNG_BYTES, 'a.png'), await toFile(PNG_BYTES, 'b.png')], prompt }))).toMatchObject({ status: 400, param: 'image' });
+    // up to 16 images are served (test/openai-images.test.ts); more is a 400
+    const seventeen = await Promise.all(Array.from({ length: 17 }, (_, i) => toFile(PNG_BYTES, `p${i}.png`)));
+    expect(await apiError(client.images.edit({ image: seventeen, prompt }))).toMatchObject({ status: 400, param: 'image' });
     expect(await apiError(client.images.edit({ image: await toFile(PNG_BYTES, 'a.png'), mask: await toFile(PNG_BYTES, 'm.png'), prompt }))).toMatchObject({ status: 400, param: 'mask' });
     const json = await gw.authed(key, '/v1/images/edits', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
     expect(json.status).toBe(400);

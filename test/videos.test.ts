@@ -30,7 +30,8 @@ describe('video: paid key → fal queue', () => {
     const client = gw.openai(key);
     const prompt = uniq('a slow pan across a sunny clinic lobby');
     const created = await client.videos.create({ prompt, model: 'wan' as never, seconds: '4', size: '1280x720' });
-    expect(created).toMatchObject({ object: 'video', status: 'queued', model: 'wan', seconds: '4', size: '1280x720', progress: 0, error: null });
+    // seconds: what is made ("4" → 66 frames at 16 fps); size: the asked one until the file says otherwise.
+    expect(created).toMatchObject({ object: 'video', status: 'queued', model: 'wan', seconds: '4.125', size: '1280x720', progress: 0, error: null });
     expect(created.id).toMatch(/^video_[A-Za-z0-9_-]+$/);
     expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, held_micro: 363_000 });
 
@@ -154,14 +155,15 @@ describe('video: paid key → fal queue', () => {
     expect((await gw.authed(a.key, `/v1/videos/${id}`)).status).toBe(200);
   });
 
+  // URL inputs reach fal as URLs only with PHI screening off (screening fetches, checks and strips them itself).
   it('audio with no model routes to avatar (InfiniTalk) at 220000/s', async () => {
-    const gw = gateway();
+    const gw = gateway({ PHI_SCAN: 'off' });
     const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
     const prompt = uniq('a friendly nurse explains check-in');
     const res = await enqueue(gw, key, { prompt, image_url: 'https://example.com/portrait.png', audio_url: 'https://example.com/voice.wav', seconds: 4 }, '/v1/videos');
     expect(res.status).toBe(200);
     const video = (await res.json()) as Video;
-    expect(video).toMatchObject({ model: 'avatar', seconds: '4' });
+    expect(video).toMatchObject({ model: 'avatar', seconds: '4.04' });
     const [submit] = await falSubmits(prompt);
     expect(submit!.path).toBe('/fal/queue/fal-ai/infinitalk');
     expect(submit!.body).toMatchObject({ image_url: 'https://example.com/portrait.png', audio_url: 'https://example.com/voice.wav', num_frames: 101 });
@@ -173,7 +175,7 @@ describe('video: paid key → fal queue', () => {
 
   it('bills the delivered duration when the video is shorter than asked (avatar audio ran out)', async () => {
     for (const media of [undefined, 'bound'] as const) {
-      const gw = media ? gateway() : gateway({ MEDIA: undefined });
+      const gw = media ? gateway({ PHI_SCAN: 'off' }) : gateway({ MEDIA: undefined, PHI_SCAN: 'off' });
       const { key, account } = await gw.issueKey({ credits_micro: 2_000_000 });
       const body = { prompt: `${uniq('short')} #fal-short-audio`, image_url: 'https://example.com/p.png', audio_url: 'https://example.com/a.wav', seconds: 4 };
       const { id } = (await (await enqueue(gw, key, body)).json()) as Video;
@@ -185,7 +187,7 @@ describe('video: paid key → fal queue', () => {
   });
 
   it('an input image on wan uses FAL_VIDEO_I2V_MODEL; avatar without an image is a 400', async () => {
-    const gw = gateway();
+    const gw = gateway({ PHI_SCAN: 'off' });
     const { key } = await gw.issueKey({ credits_micro: 2_000_000 });
     const prompt = uniq('i2v');
     const res = await enqueue(gw, key, { prompt, model: 'wan', input_reference: { image_url: 'https://example.com/a.png' }, seconds: '4', size: '720x1280' });
@@ -212,7 +214,8 @@ describe('video: paid key → fal queue', () => {
     const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
     const cases: [Record<string, unknown>, string][] = [
       [{}, 'prompt'],
-      [{ prompt: 'x', seconds: 12 }, 'seconds'],
+      [{ prompt: 'x', seconds: 13 }, 'seconds'],
+      [{ prompt: 'x', seconds: 0.5 }, 'seconds'],
       [{ prompt: 'x', seconds: 'four' }, 'seconds'],
       [{ prompt: 'x', size: '1000x1000' }, 'size'],
       [{ prompt: 'x', frames: 64 }, 'frames'],

@@ -28,12 +28,31 @@ export interface FramePlan {
 
 export const DEFAULT_SECONDS = 4;
 
+/**
+ * The longest length OpenAI documents for a video (`VideoSeconds`: "4", "8", "12"). Every route accepts up to it
+ * (or up to its own longer maximum): a request for more than a route can make is clamped to the route's longest
+ * valid frame count, and the Video object's `seconds` says what is made.
+ */
+export const OPENAI_MAX_SECONDS = 12;
+
 function ruleFor(route: Route, hasImage: boolean): FrameRule {
   const variant = route.canonical === 'wan' && hasImage ? 'wan-i2v' : route.canonical;
   return RULES[`${route.provider}:${variant}`]!;
 }
 
-/** Seconds → the nearest valid frame count (or frames given directly, validated). */
+/** The longest valid frame count of a rule. */
+const maxFrames = (r: FrameRule) => r.max - ((r.max - r.offset) % r.step);
+
+/** The seconds a route accepts: from 1 to the longer of OpenAI's maximum and its own (whole seconds). */
+export function acceptedSeconds(route: Route, hasImage: boolean): { min: number; max: number } {
+  const r = ruleFor(route, hasImage);
+  return { min: 1, max: Math.max(OPENAI_MAX_SECONDS, Math.floor(maxFrames(r) / r.fps)) };
+}
+
+/**
+ * Seconds → the nearest valid frame count, clamped to what the route can make (or frames given directly,
+ * validated, never clamped).
+ */
 export function planFrames(route: Route, hasImage: boolean, want: { seconds?: number; frames?: number }): FramePlan {
   const r = ruleFor(route, hasImage);
   if (want.frames !== undefined) {
@@ -42,10 +61,10 @@ export function planFrames(route: Route, hasImage: boolean, want: { seconds?: nu
     return { frames: want.frames, fps: r.fps };
   }
   const seconds = want.seconds ?? DEFAULT_SECONDS;
-  const max = Math.floor(r.max / r.fps);
-  if (!(seconds >= 1 && seconds <= max)) throw badRequest('seconds', `'seconds' must be from 1 to ${max} for ${route.canonical}`);
+  const { min, max } = acceptedSeconds(route, hasImage);
+  if (!(seconds >= min && seconds <= max)) throw badRequest('seconds', `'seconds' must be from ${min} to ${max} for ${route.canonical}`);
   const k = Math.round((seconds * r.fps - r.offset) / r.step);
-  const frames = Math.min(Math.max(k * r.step + r.offset, r.min), r.max - ((r.max - r.offset) % r.step));
+  const frames = Math.min(Math.max(k * r.step + r.offset, r.min), maxFrames(r));
   return { frames, fps: r.fps };
 }
 

@@ -7,7 +7,7 @@ import type { AppEnv } from '../app-env';
 
 const METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
 /** Response headers a browser script may read. */
-const EXPOSE = 'x-request-id, x-phi-cost-micro, x-phi-tier, openai-poll-after-ms, retry-after, idempotent-replayed, x-should-retry, content-range, etag';
+const EXPOSE = 'x-request-id, x-phi-cost-micro, x-phi-tier, x-phi-region, openai-poll-after-ms, retry-after, idempotent-replayed, x-should-retry, content-range, etag';
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function parseOrigins(raw: string | undefined): { any: boolean; list: Set<string> } {

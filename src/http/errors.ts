@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'range_not_satisfiable',
   'rate_limit_exceeded',
   'idempotency_conflict',
+  'account_not_empty',
   'upstream_error',
   'upstream_timeout',
   'provider_unavailable',
@@ -64,6 +65,19 @@ export class ApiError extends Error {
   }
 }
 
+/** A PHI refusal: the audit trail records which field and which kind of identifier (never the value). */
+export class PhiBlocked extends ApiError {
+  constructor(
+    readonly field: string,
+    readonly phiClass: string,
+    message: string,
+  ) {
+    super(403, 'phi_blocked', message, field);
+  }
+}
+
+export const PHI_NOT_ACCEPTED = 'PHI is not accepted: no generation provider is PHI-eligible. Send general (non-PHI) content only.';
+
 export const badRequest = (param: string | null, message: string) =>
   new ApiError(400, 'invalid_request', message, param);
 
@@ -77,8 +91,8 @@ export const upstreamTimeout = (message = 'The provider did not answer in time')
 export const providerUnavailable = (message: string) =>
   new ApiError(503, 'provider_unavailable', message);
 
-export const storeUnavailable = () =>
-  new ApiError(503, 'store_unavailable', 'The billing ledger is unreachable; nothing was run or charged');
+export const storeUnavailable = (message = 'The billing ledger is unreachable; nothing was run or charged') =>
+  new ApiError(503, 'store_unavailable', message);
 
 /** Turns anything thrown into an ApiError: unknown exceptions become a 500 `internal_error`, never a stack trace. */
 export function toApiError(err: unknown): ApiError {

@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { getConfig } from '../config';
+import { getConfig, residency, type Config } from '../config';
 import { getLedger } from '../ledger';
 import type { AppEnv } from '../app-env';
 import { authenticate } from './auth';
 import { readBefore } from './body';
-import { ApiError } from './errors';
+import { ApiError, PHI_NOT_ACCEPTED, PhiBlocked } from './errors';
 import { randomId } from './crypto';
 import { logRequest } from './log';
 
@@ -69,14 +69,22 @@ export const limitBody =
     return next();
   };
 
-/** Every generation response says it is non-PHI — errors (413, 401, 404 …) included. */
+/** Every generation response says it is non-PHI and where its data lives — errors (413, 401, 404 …) included. */
 export const phiTier: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   c.res.headers.set('x-phi-tier', 'non_phi');
+  const cfg = c.get('cfg');
+  if (cfg) c.res.headers.set('x-phi-region', regionOf(cfg));
 };
 
-const phiBlocked = () =>
-  new ApiError(403, 'phi_blocked', 'PHI is not accepted: no generation provider is PHI-eligible. Send general (non-PHI) content only.', 'X-PHI');
+const regions = new WeakMap<Config, string>();
+const regionOf = (cfg: Config): string => {
+  let r = regions.get(cfg);
+  if (r === undefined) regions.set(cfg, (r = residency(cfg).region));
+  return r;
+};
+
+const phiBlocked = () => new PhiBlocked('X-PHI', 'header', PHI_NOT_ACCEPTED);
 
 /** Generation routes: the key is authenticated, then the PHI gate applied — before any store write or upstream call. */
 export const generation: MiddlewareHandler<AppEnv> = async (c, next) => {

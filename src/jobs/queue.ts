@@ -6,6 +6,7 @@ import type { Env } from '../env';
 import { getLedger, type Ledger } from '../ledger';
 import type { WatchMessage } from './watch';
 import type { WebhookMessage } from './webhooks';
+import type { MediaExpireMessage } from './retention';
 
 export type Compensation =
   /** Lower what `claim` charges to `keep` (0 = void it, even if its charge has not landed yet). */
@@ -13,8 +14,8 @@ export type Compensation =
   /** Release a hold (and remember it as released). */
   | { t: 'release'; account: string; holdId: string };
 
-/** Everything the JOBS queue carries: compensations, the job watcher's looks, customer webhook deliveries. */
-export type JobMessage = Compensation | WatchMessage | WebhookMessage;
+/** Everything the JOBS queue carries: compensations, the job watcher's looks, customer webhook deliveries, media expiry. */
+export type JobMessage = Compensation | WatchMessage | WebhookMessage | MediaExpireMessage;
 
 export function apply(ledger: Ledger, msg: Compensation): Promise<unknown> {
   const now = Date.now();

@@ -31,6 +31,10 @@ import {
   type RememberRequest,
   type SettleRequest,
   type SettleResult,
+  type PhiScanMode,
+  ERASED_EVENT,
+  type EraseRequest,
+  type EraseResult,
 } from './types';
 
 /**
@@ -47,6 +51,8 @@ const MIGRATIONS: string[] = [
    ALTER TABLE keys ADD COLUMN expires_at INTEGER;
    ALTER TABLE keys ADD COLUMN revoked_at INTEGER;`,
   `ALTER TABLE jobs ADD COLUMN meta TEXT;`,
+  // Regulated posture: a per-account PHI screening override (key directory), and where the directory lives.
+  `ALTER TABLE accounts ADD COLUMN phi_scan TEXT;`,
 ];
 
 const SCHEMA = `
@@ -54,7 +60,8 @@ CREATE TABLE IF NOT EXISTS keys (hash TEXT PRIMARY KEY, key_id TEXT UNIQUE NOT N
   tier TEXT NOT NULL, rpm INTEGER NOT NULL, label TEXT, created_at INTEGER NOT NULL DEFAULT 0, expires_at INTEGER,
   revoked_at INTEGER);
 CREATE INDEX IF NOT EXISTS keys_account ON keys (account, created_at);
-CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, phi_scan TEXT);
+CREATE TABLE IF NOT EXISTS residency (id INTEGER PRIMARY KEY CHECK (id = 1), jurisdiction TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, event TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 CREATE TABLE IF NOT EXISTS key_used (key_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
@@ -83,6 +90,14 @@ CREATE TABLE IF NOT EXISTS webhook (id INTEGER PRIMARY KEY CHECK (id = 1), url T
 /** Expired rows are swept at most once a minute per object, a bounded batch per table (indexed by expiry). */
 const SWEEP_EVERY_MS = 60_000;
 const SWEEP = 1_000;
+/**
+ * Without traffic the request path never sweeps: an alarm does, so expired rows of a quiet account are deleted too —
+ * at most hourly while any remain (every minute while a backlog is being worked off).
+ */
+const ALARM_EVERY_MS = 3_600_000;
+const ALARM_BACKLOG_MS = 60_000;
+/** Tables an erase keeps (the audit trail with the tombstone; schema bookkeeping). */
+const KEPT_ON_ERASE = new Set(['audit', 'meta']);
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -128,10 +143,40 @@ export class LedgerStore extends DurableObject<object> {
 
   // ---- key registry (the "keys" object) ----
   findKey(hash: string): KeyRecord | null {
-    const r = this.one('SELECT key_id, account, tier, rpm, expires_at FROM keys WHERE hash = ? AND revoked_at IS NULL', hash);
-    return r
-      ? { keyId: String(r.key_id), account: String(r.account), tier: r.tier as KeyRecord['tier'], rpm: Number(r.rpm), expiresAt: r.expires_at === null ? null : Number(r.expires_at) }
-      : null;
+    const r = this.one(
+      'SELECT k.key_id, k.account, k.tier, k.rpm, k.expires_at, a.phi_scan FROM keys k LEFT JOIN accounts a ON a.name = k.account WHERE k.hash = ? AND k.revoked_at IS NULL',
+      hash,
+    );
+    if (!r) return null;
+    const rec: KeyRecord = { keyId: String(r.key_id), account: String(r.account), tier: r.tier as KeyRecord['tier'], rpm: Number(r.rpm), expiresAt: r.expires_at === null ? null : Number(r.expires_at) };
+    if (r.phi_scan === 'off' || r.phi_scan === 'block') rec.phiScan = r.phi_scan;
+    return rec;
+  }
+
+  /** The account's PHI screening override (null: the gateway's PHI_SCAN); false when the account is unknown. */
+  setPhiScan(account: string, mode: PhiScanMode | null): boolean {
+    return this.sql.exec('UPDATE accounts SET phi_scan = ? WHERE name = ?', mode, account).rowsWritten > 0;
+  }
+
+  /**
+   * Residency anchor (the unrestricted namespace's directory): the jurisdiction this deployment's ledger lives in,
+   * recorded by the first gateway that used it. Answers what is recorded (recording `label` when nothing is).
+   */
+  residency(label: string, now: number): string {
+    const r = this.one('SELECT jurisdiction FROM residency WHERE id = 1');
+    if (r) return String(r.jurisdiction);
+    this.sql.exec('INSERT INTO residency (id, jurisdiction, at) VALUES (1, ?, ?)', label, now);
+    return label;
+  }
+
+  /** Operator migration step: the anchor names `to` from now on (only when it named `from`). */
+  moveResidency(from: string, to: string, now: number): boolean {
+    return this.sql.exec('UPDATE residency SET jurisdiction = ?, at = ? WHERE id = 1 AND jurisdiction = ?', to, now, from).rowsWritten > 0;
+  }
+
+  /** Where the runtime says this object lives (null: unrestricted, or a runtime that does not say). */
+  where(): string | null {
+    return this.ctx.id.jurisdiction ?? null;
   }
 
   putKey(hash: string, rec: KeyRecord, label: string | null, createdAt: number): void {
@@ -156,6 +201,7 @@ export class LedgerStore extends DurableObject<object> {
   appendAudit(events: AuditEvent[], retentionMs: number): void {
     for (const e of events) this.sql.exec('INSERT INTO audit (at, event) VALUES (?, ?)', e.at, JSON.stringify(e));
     if (events.length) this.sql.exec('DELETE FROM audit WHERE at < ?', events[0]!.at - retentionMs);
+    this.noteAuditRetention(retentionMs);
   }
 
   auditBetween(from: number, to: number, limit: number): AuditEvent[] {
@@ -223,6 +269,7 @@ export class LedgerStore extends DurableObject<object> {
     this.sql.exec('DELETE FROM claims WHERE id IN (SELECT id FROM claims WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM idem WHERE key IN (SELECT key FROM idem WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     for (const [key, tat] of this.rates) if (tat <= now) this.rates.delete(key);
+    this.armExpiry();
   }
 
   /** Sum of the live holds (from memory; expired ones dropped as they are met). */
@@ -472,97 +519,279 @@ export class LedgerStore extends DurableObject<object> {
     const w = this.one('SELECT url, nonce, created_at FROM webhook WHERE id = 1');
     return w ? { url: String(w.url), nonce: String(w.nonce), createdAt: Number(w.created_at) } : null;
   }
+
+  // ---- erasure and expiry without traffic (issue 18) ----
+  private alarmArmed = false;
+  private auditRetentionMs: number | null = null;
+
+  /** Arms the expiry alarm once per object instance (the alarm re-arms itself while anything can still expire). */
+  private armExpiry(): void {
+    if (this.alarmArmed) return;
+    this.alarmArmed = true;
+    // By the clock, not a caller's `now` (which may be a stated time).
+    this.ctx.storage.setAlarm(Date.now() + ALARM_EVERY_MS).catch(() => (this.alarmArmed = false));
+  }
+
+  /** Remembers the audit retention the gateway writes with, so the alarm can trim a trail nobody writes to. */
+  private noteAuditRetention(ms: number): void {
+    if (this.auditRetentionMs !== ms) {
+      this.auditRetentionMs = ms;
+      this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('audit_ms', ?)", ms);
+    }
+    this.armExpiry();
+  }
+
+  /**
+   * Deletes what expired although the account made no request since (idempotency records, job index, holds,
+   * claims, usage past its horizon, audit past its retention — an erased account's trail and tombstone included),
+   * then re-arms for the next expiry, or not at all when nothing is left to expire.
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.nextSweep = 0;
+    this.alarmArmed = true; // sweep() must not arm over the alarm computed below
+    this.sweep(now);
+    this.sql.exec('DELETE FROM usage WHERE seq IN (SELECT seq FROM usage WHERE at < ? LIMIT ?)', now - USAGE_RETENTION_MS, SWEEP);
+    const auditMs = this.one("SELECT v FROM meta WHERE k = 'audit_ms'");
+    if (auditMs) this.sql.exec('DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? LIMIT ?)', now - Number(auditMs.v), SWEEP);
+    const min = (q: string, plus = 0) => {
+      const t = this.one(q)?.t;
+      return t === null || t === undefined ? Infinity : Number(t) + plus;
+    };
+    const next = Math.min(
+      ...['jobs', 'holds', 'claims', 'idem'].map((t) => min(`SELECT MIN(expires_at) AS t FROM ${t}`)),
+      min('SELECT MIN(at) AS t FROM usage', USAGE_RETENTION_MS),
+      auditMs ? min('SELECT MIN(at) AS t FROM audit', Number(auditMs.v)) : Infinity,
+    );
+    if (next === Infinity) {
+      this.alarmArmed = false;
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    await this.ctx.storage.setAlarm(Number(next) <= now ? now + ALARM_BACKLOG_MS : Math.max(Number(next), now + ALARM_EVERY_MS));
+  }
+
+  /**
+   * The account object's part of an erase, in one transaction: refused while it holds money (unless forced);
+   * otherwise every row but the audit trail is deleted (whatever tables the schema has), the tombstone is appended
+   * with the amounts, and the trail is kept `auditRetentionMs` more (the alarm drops it then).
+   */
+  eraseRows(req: { force: boolean; now: number; requestId: string | null; keys: number; auditRetentionMs: number | null }): EraseResult {
+    const { now } = req;
+    const a = this.one('SELECT balance FROM account WHERE id = 1');
+    const balance = a ? Number(a.balance) : 0;
+    const held = a ? this.held(now) : 0;
+    if (a && !req.force && (balance !== 0 || held !== 0)) return { ok: false, reason: 'not_empty', balance, held };
+    const jobIds = this.sql.exec("SELECT id FROM jobs WHERE id != ''").toArray().map((r) => String(r.id));
+    const listed = Number(this.one('SELECT COUNT(*) AS n FROM jobs WHERE deleted = 0')?.n ?? 0);
+    const tables = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'").toArray();
+    for (const t of tables) if (!KEPT_ON_ERASE.has(String(t.name))) this.sql.exec(`DELETE FROM "${String(t.name)}"`);
+    this.hot = undefined;
+    this.rates.clear();
+    this.lastUsed.clear();
+    if (a) {
+      const tombstone: AuditEvent = {
+        at: now,
+        type: ERASED_EVENT,
+        request_id: req.requestId,
+        key_id: null,
+        detail: { forfeited_micro: balance, released_hold_micro: held, keys_deleted: req.keys, jobs_deleted: listed, forced: req.force },
+      };
+      this.sql.exec('INSERT INTO audit (at, event) VALUES (?, ?)', now, JSON.stringify(tombstone));
+      this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('erased', ?)", now);
+      if (req.auditRetentionMs) this.noteAuditRetention(req.auditRetentionMs);
+    }
+    return { ok: true, already: !a, balance, held, keys: req.keys, jobIds };
+  }
+
+  /** The key directory's part of an erase: the account's keys (revoked ones too) and its entry in the account list. */
+  dropAccount(account: string): number {
+    const gone = this.sql.exec('DELETE FROM keys WHERE account = ? RETURNING key_id', account).toArray().length;
+    this.sql.exec('DELETE FROM accounts WHERE name = ?', account);
+    return gone;
+  }
 }
 
-/** The Ledger interface over Durable Object stubs (RPC). */
+/** A Durable Object jurisdiction (DATA_JURISDICTION); the label `unrestricted` stands for none. */
+export type Jurisdiction = 'eu' | 'us' | 'fedramp' | 'fedramp-high';
+export const UNRESTRICTED = 'unrestricted';
+
+/** The deployment's ledger is not where DATA_JURISDICTION says: refuse to serve (empty balances would be wrong). */
+export class ResidencyError extends Error {
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** How long a failed residency check is remembered before it is tried again (after an operator fixed it). */
+const RESIDENCY_RETRY_MS = 10_000;
+
+/**
+ * The Ledger interface over Durable Object stubs (RPC). With a jurisdiction every object (the key directory and
+ * each account's object) is reached through `namespace.jurisdiction(j)`, so Cloudflare keeps it, and its storage,
+ * inside that jurisdiction. The unrestricted namespace's directory is the residency anchor: it records where this
+ * deployment's ledger lives, and a gateway configured for another jurisdiction refuses to serve (checked once per
+ * ledger instance, i.e. per isolate, before its first call).
+ */
 export class DurableLedger implements Ledger {
-  constructor(private readonly ns: DurableObjectNamespace<LedgerStore>) {}
+  private readonly label: string;
+  private checked: { at: number; done: Promise<DurableObjectNamespace<LedgerStore>> } | null = null;
 
-  private keys() {
-    return this.ns.get(this.ns.idFromName('keys'));
+  constructor(
+    private readonly root: DurableObjectNamespace<LedgerStore>,
+    private readonly jurisdiction?: Jurisdiction,
+  ) {
+    this.label = jurisdiction ?? UNRESTRICTED;
   }
 
-  private acct(account: string) {
-    return this.ns.get(this.ns.idFromName(`account:${account}`));
+  /** The namespace to use, once the anchor agrees with the configuration. */
+  private ns(): Promise<DurableObjectNamespace<LedgerStore>> {
+    const now = Date.now();
+    if (!this.checked || (this.checked.at < 0 && now + this.checked.at > RESIDENCY_RETRY_MS)) {
+      const done = this.resolve(now);
+      const entry = { at: now, done };
+      done.catch(() => (entry.at = -now));
+      this.checked = entry;
+    }
+    return this.checked.done;
   }
 
-  findKey(hash: string) {
-    return this.keys().findKey(hash);
+  private async resolve(now: number): Promise<DurableObjectNamespace<LedgerStore>> {
+    let ns = this.root;
+    if (this.jurisdiction) {
+      try {
+        ns = this.root.jurisdiction(this.jurisdiction);
+      } catch {
+        throw new ResidencyError(`DATA_JURISDICTION is '${this.jurisdiction}' but this runtime cannot restrict Durable Objects to a jurisdiction (the local runtime does not implement it): unset DATA_JURISDICTION locally`);
+      }
+    }
+    const recorded = await this.root.get(this.root.idFromName('keys')).residency(this.label, now);
+    if (recorded !== this.label) {
+      throw new ResidencyError(
+        `Ledger residency mismatch: DATA_JURISDICTION is '${this.label}' but this deployment's ledger lives in '${recorded}'. Serving would show empty balances, so the gateway refuses; restore DATA_JURISDICTION or migrate (README "Data residency")`,
+      );
+    }
+    return ns;
+  }
+
+  private async keys() {
+    const ns = await this.ns();
+    return ns.get(ns.idFromName('keys'));
+  }
+
+  private async acct(account: string) {
+    const ns = await this.ns();
+    return ns.get(ns.idFromName(`account:${account}`));
+  }
+
+  async findKey(hash: string) {
+    return (await this.keys()).findKey(hash);
   }
 
   async issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }) {
-    await this.acct(rec.account).credit(rec.account, credits, true);
-    await this.keys().putKey(hash, rec, meta?.label ?? null, meta?.createdAt ?? Math.floor(Date.now() / 1000));
+    await (await this.acct(rec.account)).credit(rec.account, credits, true);
+    await (await this.keys()).putKey(hash, rec, meta?.label ?? null, meta?.createdAt ?? Math.floor(Date.now() / 1000));
   }
 
-  revokeKey(keyId: string, now: number) {
-    return this.keys().revoke(keyId, now);
+  async revokeKey(keyId: string, now: number) {
+    return (await this.keys()).revoke(keyId, now);
   }
 
   async listKeys(account: string): Promise<KeyInfo[]> {
-    const [keys, used] = await Promise.all([this.keys().keysOf(account), this.acct(account).usedAt()]);
+    const [keys, used] = await Promise.all([(await this.keys()).keysOf(account), (await this.acct(account)).usedAt()]);
     return keys.map((k) => ({ ...k, lastUsedAt: used[k.keyId] ?? null }));
   }
 
-  listAccounts(after: string | null, limit: number) {
-    return this.keys().accountNames(after, limit);
+  async listAccounts(after: string | null, limit: number) {
+    return (await this.keys()).accountNames(after, limit);
   }
 
-  adjust(req: AdjustRequest) {
-    return this.acct(req.account).adjust(req);
+  async adjust(req: AdjustRequest) {
+    return (await this.acct(req.account)).adjust(req);
   }
 
-  usage(account: string, from: number, to: number, limit: number) {
-    return this.acct(account).usageBetween(from, to, limit);
+  async usage(account: string, from: number, to: number, limit: number) {
+    return (await this.acct(account)).usageBetween(from, to, limit);
   }
 
   async audit(account: string, events: AuditEvent[], retentionMs: number) {
-    await this.acct(account).appendAudit(events, retentionMs);
+    await (await this.acct(account)).appendAudit(events, retentionMs);
   }
 
-  auditLog(account: string, from: number, to: number, limit: number) {
-    return this.acct(account).auditBetween(from, to, limit);
+  async auditLog(account: string, from: number, to: number, limit: number) {
+    return (await this.acct(account)).auditBetween(from, to, limit);
   }
 
   async credit(account: string, amount: number, create: boolean) {
-    const balance = await this.acct(account).credit(account, amount, create);
-    if (create && balance !== null) await this.keys().noteAccount(account);
+    const balance = await (await this.acct(account)).credit(account, amount, create);
+    if (create && balance !== null) await (await this.keys()).noteAccount(account);
     return balance;
   }
 
-  account(account: string, now: number) {
-    return this.acct(account).view(now);
+  async account(account: string, now: number) {
+    return (await this.acct(account)).view(now);
   }
 
-  admit(req: AdmitRequest) {
-    return this.acct(req.account).admit(req);
+  async admit(req: AdmitRequest) {
+    return (await this.acct(req.account)).admit(req);
   }
 
-  settle(req: SettleRequest) {
-    return this.acct(req.account).settle(req);
+  async settle(req: SettleRequest) {
+    return (await this.acct(req.account)).settle(req);
   }
 
-  refund(req: RefundRequest) {
-    return this.acct(req.account).refund(req);
+  async refund(req: RefundRequest) {
+    return (await this.acct(req.account)).refund(req);
   }
 
-  release(req: ReleaseRequest) {
-    return this.acct(req.account).release(req);
+  async release(req: ReleaseRequest) {
+    return (await this.acct(req.account)).release(req);
   }
 
-  remember(req: RememberRequest) {
-    return this.acct(req.account).remember(req);
+  async remember(req: RememberRequest) {
+    return (await this.acct(req.account)).remember(req);
   }
 
-  discard(req: DiscardRequest) {
-    return this.acct(req.account).discard(req);
+  async discard(req: DiscardRequest) {
+    return (await this.acct(req.account)).discard(req);
   }
 
-  setWebhook(account: string, hook: WebhookConfig | null) {
-    return this.acct(account).setWebhook(hook);
+  async setWebhook(account: string, hook: WebhookConfig | null) {
+    return (await this.acct(account)).setWebhook(hook);
   }
 
-  getWebhook(account: string) {
-    return this.acct(account).getWebhook();
+  async getWebhook(account: string) {
+    return (await this.acct(account)).getWebhook();
+  }
+
+  /**
+   * Erase: the account object first (its check and its deletion are one transaction, with the tombstone), then the
+   * key directory, then the account object once more for what a request still in flight with a cached key (≤ 5 s)
+   * may have left (a rate window, a last-use time).
+   */
+  async eraseAccount(req: EraseRequest): Promise<EraseResult> {
+    const [keys, acct] = [await this.keys(), await this.acct(req.account)];
+    const count = (await keys.keysOf(req.account)).length;
+    const args = { force: req.force, now: req.now, requestId: req.requestId ?? null, keys: count, auditRetentionMs: req.auditRetentionMs ?? null };
+    const r = await acct.eraseRows(args);
+    if (!r.ok) return r;
+    const dropped = await keys.dropAccount(req.account);
+    await acct.eraseRows({ ...args, force: true });
+    return { ...r, keys: dropped };
+  }
+
+  async setPhiScan(account: string, mode: PhiScanMode | null) {
+    return (await this.keys()).setPhiScan(account, mode);
+  }
+
+  /** Where the runtime places the key directory (null where it does not say, as locally). */
+  async directoryJurisdiction(): Promise<string | null> {
+    return (await this.keys()).where();
+  }
+
+  /** Operator migration: re-points the residency anchor from `from` to `to` (see README "Data residency"). */
+  moveResidency(from: string, to: string): Promise<boolean> {
+    this.checked = null;
+    return this.root.get(this.root.idFromName('keys')).moveResidency(from, to, Date.now());
   }
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { Env } from '../env';
 import { storeUnavailable } from '../http/errors';
-import { DurableLedger } from './durable';
+import { DurableLedger, ResidencyError } from './durable';
 import type { Ledger } from './types';
 import { UpstashLedger } from './upstash';
 
@@ -13,7 +13,7 @@ const cache = new WeakMap<Config, Ledger>();
 export function getLedger(env: Env, cfg: Config): Ledger {
   let ledger = cache.get(cfg);
   if (!ledger) {
-    const inner = cfg.upstash ? new UpstashLedger({ ...cfg.upstash, timeoutMs: cfg.STORE_TIMEOUT_MS }) : new DurableLedger(env.LEDGER);
+    const inner = cfg.upstash ? new UpstashLedger({ ...cfg.upstash, timeoutMs: cfg.STORE_TIMEOUT_MS }) : new DurableLedger(env.LEDGER, cfg.DATA_JURISDICTION);
     ledger = guarded(inner, cfg.STORE_TIMEOUT_MS);
     cache.set(cfg, ledger);
   }
@@ -21,7 +21,7 @@ export function getLedger(env: Env, cfg: Config): Ledger {
 }
 
 /** Every method of the interface, checked both ways by the compiler: a method added to Ledger must be listed. */
-const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember', 'discard', 'setWebhook', 'getWebhook', 'listKeys', 'listAccounts', 'adjust', 'usage', 'audit', 'auditLog'] as const satisfies readonly (keyof Ledger)[];
+const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember', 'discard', 'setWebhook', 'getWebhook', 'setPhiScan', 'listKeys', 'listAccounts', 'adjust', 'usage', 'audit', 'auditLog', 'eraseAccount'] as const satisfies readonly (keyof Ledger)[];
 const complete: Exclude<keyof Ledger, (typeof METHODS)[number]> extends never ? true : never = true;
 void complete;
 
@@ -43,9 +43,10 @@ export function guarded(inner: Ledger, timeoutMs: number): Ledger {
         const call = (inner[name] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
         call.catch(() => {}); // a call that loses the race may still fail later: not unhandled
         return await Promise.race([call, deadline]);
-      } catch {
+      } catch (err) {
         // Never log or pass on the error itself: a store error can quote the command, stored responses included.
-        throw storeUnavailable();
+        // A residency refusal is the gateway's own words for the operator (no customer data in it).
+        throw err instanceof ResidencyError ? storeUnavailable(err.message) : storeUnavailable();
       } finally {
         stop();
       }

@@ -13,7 +13,12 @@ export interface KeyRecord {
   rpm: number;
   /** Unix seconds after which the key no longer authenticates (none: never). */
   expiresAt?: number | null;
+  /** The account's PHI screening override, set by an operator (absent: the gateway's PHI_SCAN applies). */
+  phiScan?: PhiScanMode;
 }
+
+/** PHI content screening: refuse requests with direct identifiers (`block`), or do not screen (`off`). */
+export type PhiScanMode = 'block' | 'off';
 
 /** What the operator sees of a key (never its hash or plaintext). Times in unix seconds. */
 export interface KeyInfo {
@@ -245,7 +250,37 @@ export interface Ledger {
   setWebhook(account: string, hook: WebhookConfig | null): Promise<boolean>;
   /** The account's webhook endpoint, or null (none set, or no such account). */
   getWebhook(account: string): Promise<WebhookConfig | null>;
+  /** Sets (null: clears) the account's PHI screening override; false when the account does not exist. */
+  setPhiScan(account: string, mode: PhiScanMode | null): Promise<boolean>;
+  /** Erases an account (see EraseRequest); refused while it holds money unless forced. Idempotent. */
+  eraseAccount(req: EraseRequest): Promise<EraseResult>;
 }
+
+/**
+ * Erasing an account removes everything the ledger keeps for it — keys (revoked ones too), balance, holds, claims,
+ * usage, idempotency records, the job index, the webhook endpoint, rate and last-use state, its place in the
+ * account list — except its audit trail. The trail gets the tombstone (`account.erased`: balance forfeited, holds
+ * released, keys and jobs deleted, forced or not) in the same atomic step that takes the money, so an erase is never
+ * without one; the trail is then kept `auditRetentionMs` and dropped. Refused (`not_empty`) while the balance or the
+ * live holds are non-zero, unless `force`. Idempotent: an erased or unknown account answers `already: true`.
+ */
+export interface EraseRequest {
+  account: string;
+  force: boolean;
+  now: number;
+  /** The erasing request's id, for the tombstone. */
+  requestId?: string | null;
+  /** How long the erased account's audit trail (with its tombstone) is kept (AUDIT_RETENTION_DAYS). */
+  auditRetentionMs?: number;
+}
+
+/** `jobIds`: the public ids of the account's jobs, whose re-hosted copies the caller deletes. */
+export type EraseResult =
+  | { ok: true; already: boolean; balance: number; held: number; keys: number; jobIds: string[] }
+  | { ok: false; reason: 'not_empty'; balance: number; held: number };
+
+/** The audit type of an erasure's tombstone. */
+export const ERASED_EVENT = 'account.erased';
 
 /** How long a claim id is remembered (a job can be re-polled for at least this long without a second charge). */
 export const CLAIM_TTL_SEC = 30 * 24 * 3600;

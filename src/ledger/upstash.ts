@@ -28,6 +28,10 @@ import {
   type SettleResult,
   type UsageRecord,
   type AuditEvent,
+  type PhiScanMode,
+  ERASED_EVENT,
+  type EraseRequest,
+  type EraseResult,
 } from './types';
 
 // Sum of unexpired active holds ("amount:expiresAtMs"), pruning expired ones. Only live holds are in this hash.
@@ -83,10 +87,15 @@ if KEYS[3] ~= '' then
     redis.call('HINCRBY', KEYS[1], 'charges', 1)
   end
   redis.call('ZADD', KEYS[7], now, ARGV[10])
+  redis.call('PEXPIRE', KEYS[7], ${USAGE_RETENTION_MS})
   redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - ${USAGE_RETENTION_MS})
   redis.call('SET', KEYS[3], charge, 'PX', ARGV[9])
 end
-if hold > 0 then redis.call('HSET', KEYS[2], ARGV[4], string.format('%d:%d', hold, now + tonumber(ARGV[6]))) end
+if hold > 0 then
+  redis.call('HSET', KEYS[2], ARGV[4], string.format('%d:%d', hold, now + tonumber(ARGV[6])))
+  -- The hash lives as long as its longest hold, so a quiet account's expired holds go too.
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[6]) then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
+end
 if KEYS[5] ~= '' then
   redis.call('HSET', KEYS[5], 'fp', ARGV[7])
   redis.call('PEXPIRE', KEYS[5], ARGV[8])
@@ -142,6 +151,7 @@ if amt > 0 then
 end
 if amt > 0 or ARGV[7] == '1' then
   redis.call('ZADD', KEYS[4], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], ${USAGE_RETENTION_MS})
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - ${USAGE_RETENTION_MS})
 end
 redis.call('SET', KEYS[3], amt, 'PX', ARGV[5])
@@ -170,6 +180,7 @@ else
   redis.call('SET', KEYS[2], keep, 'KEEPTTL')
 end
 redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), cjson.encode({claim = ARGV[4], amount_micro = -back, memo = 'refund', at = tonumber(ARGV[2])}))
+redis.call('PEXPIRE', KEYS[3], ${USAGE_RETENTION_MS})
 return keep
 `;
 
@@ -186,6 +197,8 @@ if KEYS[2] ~= '' then
     if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'm', ARGV[9]) end
     redis.call('PEXPIRE', KEYS[2], ARGV[6])
     redis.call('ZADD', KEYS[3], ARGV[5], ARGV[7])
+    -- The index expires with the last record it names, so a quiet account's index goes too.
+    redis.call('PEXPIRE', KEYS[3], ARGV[6])
   end
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6]) / 1000))
 end
@@ -239,6 +252,7 @@ local amount = tonumber(ARGV[2])
 if avail + amount < 0 then return {'insufficient', math.max(0, avail)} end
 local balance = redis.call('HINCRBY', KEYS[1], 'balance', amount)
 redis.call('ZADD', KEYS[3], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ${USAGE_RETENTION_MS})
 return {'ok', balance}
 `;
 
@@ -252,6 +266,29 @@ return 1
 const CREDIT = `
 if ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('HINCRBY', KEYS[1], 'balance', ARGV[1])
+`;
+
+// The money side of an erase, atomic with its tombstone: refused while the account holds money (unless forced);
+// else the balance and holds go and the audit trail gets `account.erased` with the amounts, kept for the retention.
+// The key index stays (the caller deletes the keys it names, then everything else) so that a retry can finish.
+// KEYS: account, holds, key index, audit, job index  ARGV: now, force ('1'|''), request id|'', nonce, audit retention ms|''
+const ERASE = `${HELD}
+local existed = redis.call('EXISTS', KEYS[1]) == 1
+local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')
+local hold = held(KEYS[2], now)
+if existed and ARGV[2] ~= '1' and (bal ~= 0 or hold ~= 0) then return {'not_empty', bal, hold} end
+local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+local jobs = redis.call('ZCARD', KEYS[5])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[5])
+if existed then
+  local detail = {forfeited_micro = bal, released_hold_micro = hold, keys_deleted = #ids, jobs_deleted = jobs, forced = ARGV[2] == '1'}
+  local rid = cjson.null
+  if ARGV[3] ~= '' then rid = ARGV[3] end
+  redis.call('ZADD', KEYS[4], now, cjson.encode({at = now, type = '${ERASED_EVENT}', request_id = rid, key_id = cjson.null, detail = detail, n = ARGV[4]}))
+  if ARGV[5] ~= '' then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
+  return {'ok', bal, hold, unpack(ids)}
+end
+return {'already', bal, hold, unpack(ids)}
 `;
 
 type Reply = [string, ...(string | number)[]];
@@ -277,12 +314,29 @@ export class UpstashLedger implements Ledger {
   async findKey(hash: string): Promise<KeyRecord | null> {
     const h = pairs(await this.redis.cmd('hgetall', `phi:key:${hash}`));
     if (!h.id) return null;
-    return { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm), expiresAt: h.exp ? Number(h.exp) : null };
+    const rec: KeyRecord = { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm), expiresAt: h.exp ? Number(h.exp) : null };
+    if (h.phi === 'off' || h.phi === 'block') rec.phiScan = h.phi;
+    return rec;
+  }
+
+  /**
+   * The account's PHI screening override lives on the account (`phi`) and is copied onto each of its key records,
+   * so authentication reads it in its one command. Operator-only and rare: a few round trips are fine here.
+   */
+  async setPhiScan(account: string, mode: PhiScanMode | null): Promise<boolean> {
+    if (Number(await this.redis.cmd('exists', this.k(account, 'a'))) === 0) return false;
+    const ids = ((await this.redis.cmd('zrange', this.k(account, 'keys'), 0, -1)) as string[]) ?? [];
+    const hashes = ids.length ? await this.redis.pipeline(ids.map((id) => ['hget', this.k(account, `k:${id}`), 'hash'])) : [];
+    const perKey = hashes.filter((h): h is string => typeof h === 'string').map((h) => (mode ? ['hset', `phi:key:${h}`, 'phi', mode] : ['hdel', `phi:key:${h}`, 'phi']));
+    await this.redis.transaction([mode ? ['set', this.k(account, 'phi'), mode] : ['del', this.k(account, 'phi')], ...perKey]);
+    return true;
   }
 
   async issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }): Promise<void> {
     const created = meta?.createdAt ?? Math.floor(Date.now() / 1000);
     const exp = rec.expiresAt ? ['exp', rec.expiresAt] : [];
+    const policy = await this.redis.cmd('get', this.k(rec.account, 'phi'));
+    if (policy === 'off' || policy === 'block') exp.push('phi', policy);
     await this.redis.transaction([
       ['hincrby', this.k(rec.account, 'a'), 'balance', credits],
       ['hset', `phi:key:${hash}`, 'id', rec.keyId, 'account', rec.account, 'tier', rec.tier, 'rpm', rec.rpm, ...exp],
@@ -306,7 +360,8 @@ export class UpstashLedger implements Ledger {
     const key = this.k(account, 'audit');
     // Members are unique: each event carries its own time and a random suffix.
     const members = events.flatMap((e) => [e.at, JSON.stringify({ ...e, n: crypto.randomUUID().slice(0, 8) })]);
-    await this.redis.transaction([['zadd', key, ...members], ['zremrangebyscore', key, '-inf', `(${events[0]!.at - retentionMs}`]]);
+    // Trimmed on write, and the set expires `retentionMs` after its last event, so a quiet account's trail goes too.
+    await this.redis.transaction([['zadd', key, ...members], ['zremrangebyscore', key, '-inf', `(${events[0]!.at - retentionMs}`], ['pexpire', key, retentionMs]]);
   }
 
   async auditLog(account: string, from: number, to: number, limit: number): Promise<AuditEvent[]> {
@@ -501,5 +556,40 @@ export class UpstashLedger implements Ledger {
   async getWebhook(account: string): Promise<WebhookConfig | null> {
     const h = pairs(await this.redis.cmd('hgetall', this.k(account, 'w')));
     return h.url ? { url: h.url, nonce: String(h.nonce), createdAt: Number(h.created_at) } : null;
+  }
+
+  /**
+   * Erase: the money and the tombstone in one script (ERASE); then the global records of the account's keys; then
+   * every `phi:{account}:*` key but the audit trail (SCAN — a rare operator call; a retry after a timeout finishes
+   * the job), collecting the job ids first; then its entry in the account list.
+   */
+  async eraseAccount(req: EraseRequest): Promise<EraseResult> {
+    const a = req.account;
+    const keys = [this.k(a, 'a'), this.k(a, 'h'), this.k(a, 'keys'), this.k(a, 'audit'), this.k(a, 'jobs')];
+    const args = [req.now, req.force ? '1' : '', req.requestId ?? '', crypto.randomUUID().slice(0, 8), req.auditRetentionMs ?? ''];
+    const [status, bal, hold, ...ids] = (await this.redis.script(ERASE, keys, args)) as Reply;
+    if (status === 'not_empty') return { ok: false, reason: 'not_empty', balance: Number(bal), held: Number(hold) };
+    const keyIds = ids.map(String);
+    if (keyIds.length) {
+      const hashes = await this.redis.pipeline(keyIds.map((id) => ['hget', this.k(a, `k:${id}`), 'hash']));
+      const globals = keyIds.flatMap((id, i) => [`phi:kid:${id}`, `phi:kacct:${id}`, ...(typeof hashes[i] === 'string' ? [`phi:key:${hashes[i]}`] : [])]);
+      await this.redis.pipeline(globals.map((k) => ['del', k]));
+    }
+    const audit = this.k(a, 'audit');
+    const jobPrefix = this.k(a, 'j:');
+    const jobIds = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, found] = (await this.redis.cmd('scan', cursor, 'MATCH', `phi:{${a}}:*`, 'COUNT', 5000)) as [string, string[]];
+      cursor = String(next);
+      const doomed = [...new Set(found)].filter((k) => k !== audit);
+      const jobKeys = doomed.filter((k) => k.startsWith(jobPrefix));
+      if (jobKeys.length) {
+        for (const id of await this.redis.pipeline(jobKeys.map((k) => ['hget', k, 'id']))) if (typeof id === 'string' && id) jobIds.add(id);
+      }
+      if (doomed.length) await this.redis.pipeline(doomed.map((k) => ['del', k]));
+    } while (cursor !== '0');
+    await this.redis.cmd('zrem', 'phi:accounts', a);
+    return { ok: true, already: status !== 'ok', balance: Number(bal), held: Number(hold), keys: keyIds.length, jobIds: [...jobIds] };
   }
 }

@@ -1,8 +1,10 @@
 // Delivery of outputs: re-hosted in R2 behind signed URLs when MEDIA is bound; otherwise fal URLs pass through
 // (only from FAL_MEDIA_HOSTS, checked by the adapter) and worker files are served through a signed gateway URL
-// (never the worker's own URL) or inline as base64.
+// (never the worker's own URL) or inline as base64. Re-hosted keys start with the account's tag (`i_<tag>_…`,
+// `v_<tag>_…`) so that erasing an account finds its objects by prefix; each object's deletion is queued when it is
+// written (MEDIA_RETENTION_HOURS).
 import type { Config } from '../config';
-import { b64url, fromB64url } from '../http/crypto';
+import { b64url, fromB64url, hmac, toHex } from '../http/crypto';
 import { BodyError, readCapped } from '../http/body';
 import { upstreamError } from '../http/errors';
 import { Bytes } from '../http/json-stream';
@@ -10,7 +12,9 @@ import { upstreamBodyError } from '../providers/upstream';
 import type { Asset, Provider } from '../providers/types';
 import { signMediaPath } from './sign';
 import { SERVABLE, sniff, SNIFF_BYTES } from './sniff';
-import { putMedia } from './store';
+import { expiresOf, putMedia } from './store';
+import type { JobMessage } from '../jobs/queue';
+import { retentionMs, scheduleExpiry } from '../jobs/retention';
 
 export interface DeliverContext {
   cfg: Config;
@@ -19,13 +23,41 @@ export interface DeliverContext {
   account: string;
   /** Scheme + host the customer called, for absolute URLs. */
   origin: string;
+  /** The JOBS queue, for the deletion of what is re-hosted (none: the read-time check alone enforces retention). */
+  jobs?: Queue<JobMessage>;
+  /** The request's execution context: the deletion is queued after the answer, adding no latency. */
+  exec?: ExecutionContext;
 }
 
 /** Largest total of image bytes one b64_json response carries (it is held until the response is sent). */
 export const MAX_B64_TOTAL = 12 * 1024 * 1024;
 
-/** A fresh random R2 key for an image. */
-export const imageKey = (ext: string) => `i_${crypto.randomUUID().replace(/-/g, '')}.${ext}`;
+const tags = new WeakMap<Config, Map<string, Promise<string>>>();
+
+/**
+ * The account's tag in its media keys: 16 hex characters of HMAC(SIGNING_SECRET, account) — stable, so an erase
+ * lists the account's objects by prefix, and not the account name (a key reveals nothing of whose it is).
+ */
+export function accountTag(cfg: Config, account: string): Promise<string> {
+  let byAccount = tags.get(cfg);
+  if (!byAccount) tags.set(cfg, (byAccount = new Map()));
+  let tag = byAccount.get(account);
+  if (!tag) {
+    if (byAccount.size >= 1000) byAccount.clear();
+    tag = hmac(cfg.SIGNING_SECRET, 'media-account-v1', account).then((mac) => toHex(mac).slice(0, 16));
+    byAccount.set(account, tag);
+  }
+  return tag;
+}
+
+/** The R2 key prefixes of an account's re-hosted images and videos. */
+export async function mediaPrefixes(cfg: Config, account: string): Promise<string[]> {
+  const tag = await accountTag(cfg, account);
+  return [`i_${tag}_`, `v_${tag}_`];
+}
+
+/** A fresh random R2 key for an image of the account tagged `tag`. */
+export const imageKey = (ext: string, tag: string) => `i_${tag}_${crypto.randomUUID().replace(/-/g, '')}.${ext}`;
 
 /** Worker files are addressed by a signed reference, decoded only by the media route. */
 export function workerKey(asset: Extract<Asset, { kind: 'worker' }>): string {
@@ -44,16 +76,38 @@ export function parseWorkerKey(key: string): Extract<Asset, { kind: 'worker' }> 
   }
 }
 
+type KeyFor = string | ((ext: string, tag: string) => string);
+
 /**
- * Returns the customer-facing URL of an asset, re-hosting it when R2 is bound. `key` is a fixed key (a video
- * job's, which may already exist) or a function of the sniffed extension (a fresh image).
+ * Re-hosts an asset in R2 (ctx.bucket must be bound) and queues its deletion at `expires` (default: now + the
+ * retention). `key` is a fixed key (a video job's, which may already exist: then it is kept, with its own end) or
+ * a function of the sniffed extension and the account's tag (a fresh image).
  */
-export async function deliverUrl(ctx: DeliverContext, asset: Asset, kind: 'image' | 'video', key: string | ((ext: string) => string)): Promise<string> {
+export async function rehost(ctx: DeliverContext, asset: Asset, kind: 'image' | 'video', key: KeyFor, expires?: number): Promise<{ key: string; expires: number }> {
+  const bucket = ctx.bucket!;
+  const now = Date.now();
+  const retention = retentionMs(ctx.cfg);
+  if (typeof key === 'string') {
+    const head = await bucket.head(key);
+    const until = head ? expiresOf(head, retention) : 0;
+    if (until > now) return { key, expires: until };
+  }
+  const tag = typeof key === 'string' ? '' : await accountTag(ctx.cfg, ctx.account);
+  const keyFor = typeof key === 'string' ? () => key : (ext: string) => key(ext, tag);
+  const stored = await putMedia(bucket, await ctx.provider.open(asset), kind, keyFor, ctx.account, expires ?? now + retention);
+  await scheduleExpiry(ctx.jobs, ctx.exec, stored.key, stored.expires);
+  return { key: stored.key, expires: stored.expires };
+}
+
+/**
+ * Returns the customer-facing URL of an asset, re-hosting it when R2 is bound (the URL never outlives the copy's
+ * retention). `key` is a fixed key (a video job's, which may already exist) or a function of the sniffed
+ * extension and the account's tag (a fresh image).
+ */
+export async function deliverUrl(ctx: DeliverContext, asset: Asset, kind: 'image' | 'video', key: KeyFor): Promise<string> {
   if (ctx.bucket) {
-    let stored: string;
-    if (typeof key === 'string' && (await ctx.bucket.head(key))) stored = key;
-    else stored = (await putMedia(ctx.bucket, await ctx.provider.open(asset), kind, typeof key === 'string' ? () => key : key, ctx.account)).key;
-    return ctx.origin + (await signMediaPath(ctx.cfg, stored));
+    const stored = await rehost(ctx, asset, kind, key);
+    return ctx.origin + (await signMediaPath(ctx.cfg, stored.key, Date.now(), stored.expires));
   }
   if (asset.kind === 'url') return asset.url;
   if (!SERVABLE.has(asset.contentType)) throw upstreamError('The worker produced a file that is not an image or video');

@@ -2,7 +2,8 @@
 // Each is typed by its bytes and capped. The gateway itself fetches a URL only for the worker tier (fal fetches
 // its own inputs), under the customer-URL rules, and every way that fetch can fail gives the same answer.
 import { readCapped } from '../http/body';
-import { badRequest, type ApiError } from '../http/errors';
+import { badRequest, PHI_NOT_ACCEPTED, PhiBlocked, type ApiError } from '../http/errors';
+import { isDicom, stripMetadata, StripError } from './strip';
 import { fromBase64 } from '../http/crypto';
 import { customerUrl, type UrlRules } from '../http/urls';
 import { fetchFollowing } from '../providers/upstream';
@@ -33,15 +34,33 @@ export interface LoadedInput {
 const wrongType = (field: string, kind: InputKind) =>
   badRequest(field, `'${field}' must be ${ACCEPTED[kind].words} of at most ${INPUT_MAX[kind] / MiB} MiB`);
 
-/** Types bytes by their content; a mismatch names the field and what is accepted. */
-export async function typedInput(bytes: Blob | Uint8Array, kind: InputKind, field: string): Promise<LoadedInput> {
-  const size = bytes instanceof Blob ? bytes.size : bytes.byteLength;
+/** A DICOM file is medical imaging by definition: refused as PHI whatever the screening mode. */
+const dicomBlocked = (field: string) => new PhiBlocked(field, 'dicom', `'${field}' is a DICOM file (medical imaging). ${PHI_NOT_ACCEPTED}`);
+
+/**
+ * Types bytes by their content (a mismatch names the field and what is accepted), refuses DICOM, and removes the
+ * file's metadata by rewriting its container (src/media/strip.ts): what is forwarded carries no EXIF/XMP/IPTC,
+ * text chunks or audio tags. A container too malformed to vouch for is refused.
+ */
+export async function typedInput(input: Blob | Uint8Array, kind: InputKind, field: string): Promise<LoadedInput> {
+  const size = input instanceof Blob ? input.size : input.byteLength;
   if (size === 0 || size > INPUT_MAX[kind]) throw wrongType(field, kind);
-  const head = bytes instanceof Blob ? new Uint8Array(await bytes.slice(0, SNIFF_BYTES).arrayBuffer()) : bytes.subarray(0, SNIFF_BYTES);
-  const found = sniff(head);
+  const bytes = input instanceof Blob ? new Uint8Array(await input.arrayBuffer()) : input;
+  if (isDicom(bytes.subarray(0, DICOM_HEAD))) throw dicomBlocked(field);
+  const found = sniff(bytes.subarray(0, SNIFF_BYTES));
   if (!found || !ACCEPTED[kind].types.includes(found.type)) throw wrongType(field, kind);
-  return { bytes, type: found.type, ext: found.ext };
+  let stripped: Uint8Array;
+  try {
+    stripped = stripMetadata(bytes, found.type).bytes;
+  } catch (err) {
+    if (err instanceof StripError) throw badRequest(field, `'${field}' is not a well-formed ${ACCEPTED[kind].words.replace(/^an? /, '')} file: its metadata could not be removed safely`);
+    throw err;
+  }
+  return { bytes: stripped, type: found.type, ext: found.ext };
 }
+
+/** Bytes isDicom looks at: the 128-byte preamble and the DICM magic. */
+const DICOM_HEAD = 132;
 
 /** The message for every way a customer URL can fail: nothing here tells a refused port from a 404. */
 export const unreachable = (field: string, kind: InputKind): ApiError =>
@@ -97,7 +116,7 @@ export async function fetchInput(raw: string, kind: InputKind, field: string, ru
   } catch {
     throw unreachable(field, kind);
   }
-  return typedInput(bytes, kind, field).catch(() => {
-    throw unreachable(field, kind);
+  return typedInput(bytes, kind, field).catch((err: unknown) => {
+    throw err instanceof PhiBlocked ? err : unreachable(field, kind);
   });
 }

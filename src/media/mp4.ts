@@ -1,7 +1,9 @@
 // Reads an MP4's duration with a few small range reads, so video is billed for what was delivered. An ordinary
 // file has it in moov/mvhd. A fragmented one (moov has mvex) has it in mvex/mehd, else (when mvhd says 0) in a
 // top-level sidx, else only in its fragments: each track's samples in moov (its mdhd duration) plus the sample
-// durations of every top-level moof; the longest track wins.
+// durations of every top-level moof; the longest track wins. The picture size comes from the same moov: the first
+// video track's (mdia/hdlr 'vide') tkhd width x height — its presentation size, turned by a 90°/270° matrix — else
+// its first visual sample entry's (stsd); no extra read.
 
 /** Reads `length` bytes at `offset` (fewer at the end of the file); null when unreadable. */
 export type ReadAt = (offset: number, length: number) => Promise<Uint8Array | null>;
@@ -18,7 +20,11 @@ const type = (b: Uint8Array, i: number) => String.fromCharCode(b[i]!, b[i + 1]!,
 /** A box read into memory: its payload is b[start, end). */
 interface Box { b: Uint8Array; start: number; end: number }
 interface Track { scale: number; trexDuration: number; ticks: number }
-interface Movie { mvhdMs: number; knownMs: number; tracks: Map<number, Track> }
+interface Movie { mvhdMs: number; knownMs: number; tracks: Map<number, Track>; size: Size | null }
+/** A picture size in pixels. */
+export interface Size { width: number; height: number }
+/** What a probe reads: the duration (null when unknown) and the video track's picture size (null when none). */
+export interface Mp4Info { durationMs: number | null; size: Size | null }
 class Malformed extends Error {}
 
 /** The 4- or 8-byte number at payload offset `at`; throws Malformed past the end of the box. */
@@ -52,15 +58,25 @@ const child = (parent: Box | undefined, kind: string) => children(parent, kind)[
 
 /** Duration in milliseconds, or null when the file has none we can read (never throws for malformed bytes). */
 export async function mp4DurationMs(read: ReadAt): Promise<number | null> {
+  return (await mp4Info(read))?.durationMs ?? null;
+}
+
+/**
+ * Duration and picture size in one probe (the same reads as the duration alone), or null when the file has no
+ * movie box we can read. Never throws for malformed bytes; a failing reader's error is passed on.
+ */
+export async function mp4Info(read: ReadAt): Promise<Mp4Info | null> {
+  let movie: Movie | undefined;
   try {
-    return await probe(windowed(read));
+    const ms = await probe(windowed(read), (m) => (movie = m));
+    return movie ? { durationMs: ms, size: movie.size } : null;
   } catch (e) {
-    if (e instanceof Malformed) return null;
+    if (e instanceof Malformed) return movie ? { durationMs: null, size: movie.size } : null;
     throw e;
   }
 }
 
-async function probe(read: ReadAt): Promise<number | null> {
+async function probe(read: ReadAt, found: (m: Movie) => void): Promise<number | null> {
   let movie: Movie | undefined;
   let sidxMs = 0;
   for (let n = 0, offset = 0; ; n++) {
@@ -81,7 +97,7 @@ async function probe(read: ReadAt): Promise<number | null> {
       const b = await read(offset, size);
       if (!b || b.length < size) return null;
       const box: Box = { b, start: header, end: size };
-      if (kind === 'moov') movie = readMoov(box);
+      if (kind === 'moov') found((movie = readMoov(box)));
       else if (kind === 'sidx') sidxMs ||= readSidx(box);
       else if (movie) addFragment(box, movie.tracks);
       else return null; // a fragment before the movie box
@@ -120,7 +136,49 @@ function readMoov(moov: Box): Movie {
     if (track) track.trexDuration = num(trex, 12, 4);
   }
   // In a fragmented file mvhd covers only the samples in moov: the fragments may add to it.
-  return { mvhdMs, knownMs: mvex ? mehdMs : mvhdMs, tracks };
+  return { mvhdMs, knownMs: mvex ? mehdMs : mvhdMs, tracks, size: safeSize(moov) };
+}
+
+/** A short or odd track header costs the size, not the duration. */
+function safeSize(moov: Box): Size | null {
+  try {
+    return videoSize(moov);
+  } catch (e) {
+    if (e instanceof Malformed) return null;
+    throw e;
+  }
+}
+
+/** 16.16 fixed point → whole pixels. */
+const fixed = (v: number) => Math.round(v / 65536);
+
+/**
+ * The first video track's picture size: tkhd width/height (after the header, 8 reserved bytes, layer, alternate
+ * group, volume, 2 reserved and the 36-byte matrix), swapped when the matrix turns it a quarter; else the first
+ * stsd sample entry's 16-bit width/height. Null when no video track says.
+ */
+function videoSize(moov: Box): Size | null {
+  for (const trak of children(moov, 'trak')) {
+    const mdia = child(trak, 'mdia');
+    const hdlr = child(mdia, 'hdlr');
+    if (!hdlr || hdlr.start + 12 > hdlr.end || type(hdlr.b, hdlr.start + 8) !== 'vide') continue;
+    const tkhd = child(trak, 'tkhd');
+    if (tkhd) {
+      const matrix = wide(tkhd) ? 52 : 40;
+      const [a, b] = [num(tkhd, matrix, 4), num(tkhd, matrix + 4, 4)];
+      const [w, h] = [fixed(num(tkhd, matrix + 36, 4)), fixed(num(tkhd, matrix + 40, 4))];
+      if (w > 0 && h > 0) return a === 0 && b !== 0 ? { width: h, height: w } : { width: w, height: h };
+    }
+    const stsd = child(child(child(mdia, 'minf'), 'stbl'), 'stsd');
+    // stsd: version/flags, entry count, then the first entry's box: size, type, 6 reserved, data reference index,
+    // 16 bytes of pre-defined/reserved, width, height (16-bit each).
+    if (stsd && stsd.start + 8 + 36 <= stsd.end) {
+      const at = stsd.start + 8 + 32;
+      const [w, h] = [(stsd.b[at]! << 8) | stsd.b[at + 1]!, (stsd.b[at + 2]! << 8) | stsd.b[at + 3]!];
+      if (w > 0 && h > 0) return { width: w, height: h };
+    }
+  }
+  return null;
 }
 
 /** The sum of a segment index's subsegment durations, in milliseconds. */

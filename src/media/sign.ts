@@ -5,8 +5,10 @@ import { ApiError } from '../http/errors';
 
 const LABEL = 'media-url-v1';
 
-export async function signMediaPath(cfg: Config, key: string, now = Date.now()): Promise<string> {
-  const exp = Math.floor(now / 1000) + cfg.MEDIA_URL_TTL_SECONDS;
+/** `until` (epoch ms): the object's retention end — the URL never outlives it (min of the TTL and the time left). */
+export async function signMediaPath(cfg: Config, key: string, now = Date.now(), until?: number): Promise<string> {
+  const ttlExp = Math.floor(now / 1000) + cfg.MEDIA_URL_TTL_SECONDS;
+  const exp = until === undefined ? ttlExp : Math.max(1, Math.min(ttlExp, Math.floor(until / 1000)));
   const sig = b64url(await hmac(cfg.SIGNING_SECRET, LABEL, `${key}\n${exp}`));
   return `/v1/media/${key}?exp=${exp}&sig=${sig}`;
 }

@@ -1,6 +1,7 @@
 // Re-hosting outputs in R2 under unguessable keys, streamed with a known length (no whole-file buffering), and
 // serving them (or proxied worker files) from the gateway's origin: only image/video types recognised from the
-// bytes themselves, always with `nosniff` and a sandboxing CSP.
+// bytes themselves, always with `nosniff` and a sandboxing CSP. Every object carries its retention end and is not
+// served past it (src/jobs/retention.ts deletes it then).
 import { BodyError, declaredLength, readCapped } from '../http/body';
 import { ApiError, upstreamError } from '../http/errors';
 import { upstreamBodyError } from '../providers/upstream';
@@ -17,6 +18,36 @@ export interface StoredMedia {
   key: string;
   size: number;
   contentType: string;
+  /** When the gateway deletes it (epoch ms): its retention end. */
+  expires: number;
+}
+
+/**
+ * An object's retention end (epoch ms): what it was written with (`customMetadata.expires`), never later than
+ * written + the retention configured now (so a shortened MEDIA_RETENTION_HOURS applies to what is stored already);
+ * objects written before retention was recorded count from their upload time.
+ */
+export function expiresOf(obj: R2Object, retentionMs: number): number {
+  const byConfig = obj.uploaded.getTime() + retentionMs;
+  const stamped = Number(obj.customMetadata?.expires);
+  return Number.isFinite(stamped) && stamped > 0 ? Math.min(stamped, byConfig) : byConfig;
+}
+
+/** How serveMedia enforces retention: past its end an object is gone (null) and deleted in the background. */
+export interface Retention {
+  retentionMs: number;
+  exec?: ExecutionContext;
+  now?: number;
+}
+
+/** Deletes an object past its retention, after the answer when an execution context is there. */
+export function dropExpired(bucket: R2Bucket, key: string, exec?: ExecutionContext): Promise<void> {
+  const gone = bucket.delete(key).catch(() => {});
+  if (exec) {
+    exec.waitUntil(gone);
+    return Promise.resolve();
+  }
+  return gone;
 }
 
 const notMedia = () => upstreamError('The provider returned a file that is not an image or video');
@@ -68,7 +99,8 @@ function typeOf(head: Uint8Array, kind: Extract<MediaKind, 'image' | 'video'>): 
 
 /**
  * Streams a provider file into R2 under `keyFor(ext)`: typed by its bytes, capped by kind, with a known length
- * (Content-Length, or a bounded buffer when there is none). Any failure is a 502 (nothing is charged upstream of it).
+ * (Content-Length, or a bounded buffer when there is none), stamped with its retention end `expires` (epoch ms).
+ * Any failure is a 502 (nothing is charged upstream of it).
  */
 export async function putMedia(
   bucket: R2Bucket,
@@ -76,6 +108,7 @@ export async function putMedia(
   kind: 'image' | 'video',
   keyFor: (ext: string) => string,
   account: string,
+  expires: number,
 ): Promise<StoredMedia> {
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
@@ -109,21 +142,28 @@ export async function putMedia(
   try {
     await bucket.put(key, body, {
       httpMetadata: { contentType, cacheControl: 'private, max-age=0' },
-      customMetadata: { account, size: String(size) },
+      customMetadata: { account, size: String(size), expires: String(expires) },
     });
   } catch {
     throw upstreamError('The output could not be re-hosted');
   }
-  return { key, size, contentType };
+  return { key, size, contentType, expires };
 }
 
 const EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif', 'video/mp4': 'mp4', 'video/webm': 'webm', 'video/quicktime': 'mov' };
 export const extensionOf = (type: string) => EXT[type] ?? 'bin';
 
-/** Serves an R2 object with Range (206), If-None-Match (304), ETag and private caching. */
-export async function serveMedia(bucket: R2Bucket, key: string, req: Request, onOwner?: (account: string) => void): Promise<Response | null> {
+/**
+ * Serves an R2 object with Range (206), If-None-Match (304), ETag and private caching. An object past its retention
+ * end is gone: null (a 404 for the caller), and it is deleted in the background.
+ */
+export async function serveMedia(bucket: R2Bucket, key: string, req: Request, onOwner: ((account: string) => void) | undefined, retention: Retention): Promise<Response | null> {
   const head = await bucket.head(key);
   if (!head) return null;
+  if (expiresOf(head, retention.retentionMs) <= (retention.now ?? Date.now())) {
+    await dropExpired(bucket, key, retention.exec);
+    return null;
+  }
   if (onOwner && head.customMetadata?.account) onOwner(head.customMetadata.account);
   const type = head.httpMetadata?.contentType ?? '';
   if (!SERVABLE.has(type)) return null;

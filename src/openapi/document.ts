@@ -6,9 +6,9 @@
 import * as z from 'zod/mini';
 import { ERROR_CODES } from '../http/errors';
 import { MODELS } from '../catalog/models';
-import { imageBody } from '../routes/images';
+import { editBody as editFields, imageBody, MAX_EDIT_IMAGES } from '../routes/images';
 import { listQuery, remixBody, videoBody } from '../routes/videos';
-import { adjustBody, creditBody, issueBody, pageQuery, webhookBody } from '../routes/admin';
+import { adjustBody, creditBody, eraseQuery, issueBody, pageQuery, phiScanBody, residencyBody, webhookBody } from '../routes/admin';
 import { rangeQuery } from '../routes/usage';
 
 type Json = Record<string, unknown>;
@@ -39,7 +39,7 @@ const STATUS_CODES: Record<number, string[]> = {
   403: ['phi_blocked', 'invalid_signature', 'link_expired'],
   404: ['not_found', 'model_not_found', 'unsupported_endpoint'],
   405: ['method_not_allowed'],
-  409: ['idempotency_conflict', 'video_not_ready'],
+  409: ['idempotency_conflict', 'video_not_ready', 'account_not_empty'],
   413: ['payload_too_large'],
   416: ['range_not_satisfiable'],
   429: ['rate_limit_exceeded'],
@@ -70,17 +70,28 @@ const IDEM = { name: 'Idempotency-Key', in: 'header', required: false, descripti
 
 export function buildDocument(): Json {
   const gen = [400, 401, 402, 403, 404, 409, 413, 429, 502, 503, 504];
-  const imageResponses = { '200': ok('The images (URLs signed for MEDIA_URL_TTL_SECONDS, or base64)', ref('ImagesResponse'), { ...TIER, ...COST, 'idempotent-replayed': header('true on an Idempotency-Key replay') }), ...errors(...gen) };
+  const imageOk = ok('The images (URLs signed for MEDIA_URL_TTL_SECONDS, or base64)', ref('ImagesResponse'), { ...TIER, ...COST, 'idempotent-replayed': header('true on an Idempotency-Key replay') });
+  // stream=true: the same images as server-sent events, one image_generation.completed / image_edit.completed each.
+  const imageResponses = (event: string) => ({
+    '200': { ...imageOk, content: { ...(imageOk.content as Json), 'text/event-stream': { schema: { type: 'string', description: `stream=true: one \`${event}\` event per image ({type, b64_json, created_at, size, quality, background, output_format})` } } } },
+    ...errors(...gen),
+  });
   const videoCreated = { '200': ok('The queued Video object', ref('Video'), { ...TIER, ...COST, 'openai-poll-after-ms': header('Poll again after this many ms') }), ...errors(...gen) };
   const multipartVideo = {
     type: 'object',
     properties: { ...(schemaOf(videoBody) as { properties: Json }).properties, input_reference: { type: 'string', format: 'binary' }, audio: { type: 'string', format: 'binary' } },
     required: ['prompt'],
   };
+  const image = { type: 'string', format: 'binary', description: 'PNG, JPEG or WebP, ≤ 6 MiB, typed by its bytes' };
   const editBody = {
     type: 'object',
-    properties: { ...(schemaOf(imageBody) as { properties: Json }).properties, image: { type: 'string', format: 'binary', description: 'PNG, JPEG or WebP, ≤ 6 MiB, typed by its bytes' } },
-    required: ['prompt', 'image'],
+    properties: {
+      ...(schemaOf(editFields) as { properties: Json }).properties,
+      image: { ...image, description: `${image.description}; several (up to ${MAX_EDIT_IMAGES}) as repeated image[] parts` },
+      'image[]': { type: 'array', maxItems: MAX_EDIT_IMAGES, items: image },
+      mask: { not: {}, description: 'Not supported (400): the edit models re-render the whole image' },
+    },
+    required: ['prompt'],
   };
   const paths: Json = {
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': ok('ok', { type: 'object', properties: { status: { const: 'ok' } } }) } } },
@@ -92,8 +103,8 @@ export function buildDocument(): Json {
     '/v1/pricing': { get: { summary: 'Rate card in micro-USD', security: [], responses: { '200': ok('Prices', { type: 'object' }), ...errors() } } },
     '/v1/account': { get: { summary: "The key's account: balance, held, available, rate limit", security: CUSTOMER, responses: { '200': ok('Account', ref('Account')), ...errors(401, 503) } } },
     '/v1/usage': { get: { summary: "The key's account usage over a range", security: CUSTOMER, parameters: queryParams(rangeQuery), responses: { '200': ok('Usage', ref('UsageList')), ...errors(400, 401, 404, 503) } } },
-    '/v1/images/generations': { post: { summary: 'Generate images (synchronous)', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: jsonBody(imageBody), responses: imageResponses } },
-    '/v1/images/edits': { post: { summary: 'Edit an image (image-to-image)', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: { required: true, content: { 'multipart/form-data': { schema: editBody } } }, responses: imageResponses } },
+    '/v1/images/generations': { post: { summary: 'Generate images (synchronous)', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: jsonBody(imageBody), responses: imageResponses('image_generation.completed') } },
+    '/v1/images/edits': { post: { summary: 'Edit one image (image-to-image) or compose several (image[])', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: { required: true, content: { 'multipart/form-data': { schema: editBody } } }, responses: imageResponses('image_edit.completed') } },
     '/v1/videos': {
       post: { summary: 'Enqueue a video (JSON or multipart)', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: { required: true, content: { 'application/json': { schema: schemaOf(videoBody) }, 'multipart/form-data': { schema: multipartVideo } } }, responses: videoCreated },
       get: { summary: "The account's videos, newest first", security: CUSTOMER, parameters: [PHI, ...queryParams(listQuery)], responses: { '200': ok('A page', ref('VideoList'), TIER), ...errors(400, 401, 403, 429, 503) } },
@@ -124,7 +135,29 @@ export function buildDocument(): Json {
     '/admin/keys': { post: { summary: 'Issue a key (shown once)', security: ADMIN, requestBody: jsonBody(issueBody), responses: { '201': ok('The new key', ref('IssuedKey')), ...errors(400, 401, 413, 503) } } },
     '/admin/keys/{keyId}': { delete: { summary: 'Revoke a key (idempotent)', security: ADMIN, parameters: [pathParam('keyId', 'key_…')], responses: { '200': ok('Revoked', { type: 'object', properties: { key_id: { type: 'string' }, revoked: { const: true } } }), ...errors(401, 404, 503) } } },
     '/admin/accounts': { get: { summary: 'Accounts in name order, with their money', security: ADMIN, parameters: queryParams(pageQuery), responses: { '200': ok('A page', { type: 'object' }), ...errors(400, 401, 503) } } },
-    '/admin/accounts/{account}': { get: { summary: 'One account: money and recent usage', security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('The account', { type: 'object' }), ...errors(400, 401, 404, 503) } } },
+    '/admin/accounts/{account}': {
+      get: { summary: 'One account: money and recent usage', security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('The account', { type: 'object' }), ...errors(400, 401, 404, 503) } },
+      delete: {
+        summary: 'Erase an account: keys, money, usage, jobs, idempotency records, webhook, re-hosted media (its audit trail keeps an account.erased tombstone). Refused with 409 account_not_empty while it holds money, unless force=true; idempotent',
+        security: ADMIN,
+        parameters: [pathParam('account', 'Account name'), ...queryParams(eraseQuery)],
+        responses: {
+          '200': ok('Erased (or already erased)', {
+            type: 'object',
+            properties: {
+              account: { type: 'string' },
+              erased: { const: true },
+              already_erased: { type: 'boolean' },
+              forfeited_micro: { type: 'integer' },
+              released_hold_micro: { type: 'integer' },
+              keys_deleted: { type: 'integer' },
+              media_deleted: { type: 'integer' },
+            },
+          }),
+          ...errors(400, 401, 409, 503),
+        },
+      },
+    },
     '/admin/accounts/{account}/keys': { get: { summary: "An account's keys", security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('Keys', { type: 'object' }), ...errors(400, 401, 503) } } },
     '/admin/accounts/{account}/usage': {
       get: { summary: "An account's usage (JSON, or CSV with Accept: text/csv)", security: ADMIN, parameters: [pathParam('account', 'Account name'), ...queryParams(rangeQuery)], responses: { '200': { description: 'Usage', headers: REQUEST_ID, content: { 'application/json': { schema: ref('UsageList') }, 'text/csv': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) } },
@@ -137,6 +170,12 @@ export function buildDocument(): Json {
     '/admin/accounts/{account}/webhook': {
       put: { summary: "Set the account's webhook endpoint (the secret is shown once)", security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(webhookBody), responses: { '200': ok('Endpoint and secret', { type: 'object', properties: { url: { type: 'string' }, secret: { type: 'string', pattern: '^whsec_' } } }), ...errors(400, 401, 404, 503) } },
       delete: { summary: "Remove the account's webhook endpoint", security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('Removed', { type: 'object' }), ...errors(400, 401, 404, 503) } },
+    },
+    '/admin/accounts/{account}/phi-scan': {
+      put: { summary: "Override PHI content screening for one account (off | block | null = PHI_SCAN); audited", security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(phiScanBody), responses: { '200': ok('The override and the mode now in effect', { type: 'object', properties: { account: { type: 'string' }, phi_scan: { enum: ['block', 'off', null] }, effective: { enum: ['block', 'off'] } } }), ...errors(400, 401, 404, 503) } },
+    },
+    '/admin/residency': {
+      post: { summary: "Data residency migration: re-point the residency anchor from the old jurisdiction to DATA_JURISDICTION (Durable Object ledger)", security: ADMIN, requestBody: jsonBody(residencyBody), responses: { '200': ok('Moved', { type: 'object', properties: { residency: { type: 'string' }, moved_from: { type: 'string' } } }), ...errors(400, 401, 503) } },
     },
   };
   const responses: Json = {};
@@ -207,7 +246,18 @@ export function buildDocument(): Json {
         },
         Model: { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } },
         ModelList: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Model') } } },
-        ImagesResponse: { type: 'object', properties: { created: { type: 'integer' }, data: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' } } } }, output_format: { type: 'string' }, size: { type: 'string' } } },
+        ImagesResponse: {
+          type: 'object',
+          required: ['created', 'data'],
+          properties: {
+            created: { type: 'integer' },
+            data: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, b64_json: { type: 'string' }, revised_prompt: { type: 'string' } } } },
+            background: { type: 'string', enum: ['opaque'] },
+            output_format: { type: 'string', enum: ['png', 'jpeg'] },
+            size: { type: 'string', description: 'WIDTHxHEIGHT of the images, when known' },
+            quality: { type: 'string', enum: ['low', 'medium', 'high'], description: 'The quality level the images were made at, where the model has one' },
+          },
+        },
         Video: video,
         VideoList: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Video') }, first_id: { type: ['string', 'null'] }, last_id: { type: ['string', 'null'] }, has_more: { type: 'boolean' } } },
         VideoDeleted: { type: 'object', properties: { id: { type: 'string' }, object: { const: 'video.deleted' }, deleted: { const: true } } },

@@ -22,15 +22,19 @@ export interface Ctx {
   requestId: string | null;
 }
 
+/** The request's execution context, or undefined outside a real request (unit calls). */
+export function execOf(c: Context<AppEnv>): ExecutionContext | undefined {
+  try {
+    return c.executionCtx as unknown as ExecutionContext;
+  } catch {
+    return undefined;
+  }
+}
+
 export function ctxOf(c: Context<AppEnv>): Ctx {
   const cfg = c.get('cfg');
   const url = new URL(c.req.url);
-  let exec: ExecutionContext | undefined;
-  try {
-    exec = c.executionCtx as unknown as ExecutionContext;
-  } catch {
-    exec = undefined; // not available outside a real request (unit calls)
-  }
+  const exec = execOf(c);
   return {
     env: c.env,
     cfg,

@@ -1,21 +1,25 @@
-// Synchronous image generation: admit (rate limit + charge n × price, one ledger round trip) → provider → deliver
-// → done. Only what was not delivered costs another round trip: a failure refunds everything, a partial result
-// refunds the missing images. With an Idempotency-Key the response is stored for replays (a second round trip).
+// Synchronous image generation: plan (the request onto the route's upstream parameters, or a 400) → admit (rate
+// limit + charge n × price, one ledger round trip) → provider → deliver → done. Only what was not delivered costs
+// another round trip: a failure refunds everything, a partial result refunds the missing images. With an
+// Idempotency-Key the response is stored for replays (a second round trip).
 import { resolveRoute } from '../catalog/resolve';
-import { ApiError } from '../http/errors';
+import { ApiError, upstreamError } from '../http/errors';
 import { randomId } from '../http/crypto';
 import { Bytes, embeddedLength, jsonText } from '../http/json-stream';
 import { persist } from '../ledger';
 import { deliverBase64, deliverUrl, imageKey, MAX_B64_TOTAL, type DeliverContext } from '../media/deliver';
 import { signMediaPath } from '../media/sign';
 import { providerFor } from '../providers';
-import type { ImageRequest } from '../providers/types';
+import type { Asset } from '../providers/types';
+import { sniff, SNIFF_BYTES } from '../media/sniff';
+import { planImages, type ImageAsk } from './image-plan';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
 import { usageMemo } from './usage';
 import type { Ctx } from './context';
 import { forgetIdempotency, refund } from './money';
 
-export interface ImageJob extends ImageRequest {
+export interface ImageJob extends ImageAsk {
+  /** The model name the caller used (undefined → the default). */
   model?: string;
   responseFormat: 'url' | 'b64_json';
 }
@@ -56,12 +60,16 @@ async function resign(ctx: Ctx, body: unknown): Promise<unknown> {
 
 export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput): Promise<Outcome> {
   const { cfg, key } = ctx;
-  const route = resolveRoute({ model: job.model ?? undefined, kind: 'image', hasImage: Boolean(job.image) }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
+  const edit = job.images.length > 0;
+  const resolved = resolveRoute({ model: job.model ?? undefined, kind: 'image', hasImage: edit }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
+  // Before anything is held: what this route cannot serve is a 400 that costs nothing.
+  const plan = planImages(resolved, job, cfg);
+  const { route, req } = plan;
   const provider = providerFor(route.provider, cfg);
   const claim = `img_${randomId(12)}`;
   const planned = route.unitMicro * job.n;
   // Every admitted request leaves a usage record (the free tier's at $0); the charge itself only when priced.
-  const memo = usageMemo({ t: job.image ? 'image_edit' : 'image', r: ctx.requestId, k: key.keyId, m: route.canonical, n: job.n, unit: 'image', f: job.responseFormat });
+  const memo = usageMemo({ t: edit ? 'image_edit' : 'image', r: ctx.requestId, k: key.keyId, m: route.canonical, n: job.n, unit: 'image', f: job.responseFormat });
   const charge = { id: claim, amount: planned, memo };
   const replay = await admit(ctx, { charge, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
   if (replay !== null) {
@@ -72,9 +80,13 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
     return { body: await resign(ctx, stored.body), costMicro: 0, replayed: true };
   }
   let data: ({ url: string } | { b64_json: Bytes })[];
+  let reported: { width: number; height: number } | undefined;
   try {
-    const result = await provider.generateImages(route, job, { shortRetention: Boolean(ctx.env.MEDIA) });
-    const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: key.account, origin: ctx.origin };
+    const result = await provider.generateImages(route, req, { shortRetention: Boolean(ctx.env.MEDIA) });
+    reported = result.size;
+    // The format asked for is the format delivered: an output of another type is the provider's failure.
+    for (const asset of result.assets) expectFormat(asset.contentType, job.format);
+    const dctx: DeliverContext = { cfg, bucket: ctx.env.MEDIA, provider, account: key.account, origin: ctx.origin, jobs: ctx.env.JOBS, exec: ctx.exec };
     const revised = result.revisedPrompt ? { revised_prompt: result.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json') {
       // One shared byte budget: the images are held until the response is sent.
@@ -83,10 +95,17 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
       for (const asset of result.assets) {
         const b64 = await deliverBase64(dctx, asset, budget);
         budget -= b64.size;
+        expectFormat(sniffed(b64), job.format);
         data.push({ b64_json: b64, ...revised });
       }
     } else {
-      data = await Promise.all(result.assets.map(async (asset) => ({ url: await deliverUrl(dctx, asset, 'image', imageKey), ...revised })));
+      data = await Promise.all(
+        result.assets.map(async (asset) => {
+          const url = await deliverUrl(dctx, asset, 'image', imageKey);
+          expectFormat(rehostedType(url, asset), job.format);
+          return { url, ...revised };
+        }),
+      );
     }
   } catch (err) {
     // Nothing was delivered: the charge is refunded in full and the Idempotency-Key freed for a retry.
@@ -96,7 +115,17 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
   }
   const cost = route.unitMicro * data.length;
   if (planned > 0 && cost < planned) await refund(ctx, claim, cost); // a partial result pays for what came back
-  const body = { created: Math.floor(Date.now() / 1000), data, output_format: job.format, size: `${job.width}x${job.height}` };
+  // What OpenAI's response carries, where it is known: FLUX renders opaque images; the size as the provider reports
+  // it, else as planned; the quality level the steps were chosen for (none where the model has no such control).
+  const size = reported ?? plan.size;
+  const body = {
+    created: Math.floor(Date.now() / 1000),
+    data,
+    background: 'opaque',
+    output_format: job.format,
+    ...(size && { size: `${size.width}x${size.height}` }),
+    ...(plan.quality && { quality: plan.quality }),
+  };
   if (idem) {
     // Delivered and charged either way; if the response cannot be stored, a retry with this key waits out the
     // in-flight marker (409) instead of being charged again.
@@ -104,4 +133,21 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
     await persist(() => ctx.ledger.remember({ account: key.account, now: Date.now(), idem: stored }), cfg.STORE_TIMEOUT_MS).catch(() => {});
   }
   return { body, costMicro: cost, replayed: false };
+}
+
+const MIME: Record<ImageAsk['format'], string> = { png: 'image/png', jpeg: 'image/jpeg' };
+
+function expectFormat(type: string | undefined, format: ImageAsk['format']): void {
+  if (type !== undefined && type !== MIME[format]) throw upstreamError(`The provider returned ${type} where ${format} was asked for`);
+}
+
+/** The type of b64_json bytes, by their content. */
+const sniffed = (b: Bytes): string | undefined => (b.bytes instanceof Uint8Array ? sniff(b.bytes.subarray(0, SNIFF_BYTES))?.type : undefined);
+
+const EXT_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+
+/** A re-hosted copy is named by its sniffed extension (/v1/media/i_….jpg); a passed-through URL by the asset's type. */
+function rehostedType(url: string, asset: Asset): string {
+  const ext = url.match(/\/v1\/media\/i_[\w-]+\.([a-z0-9]+)\?/)?.[1];
+  return ext ? (EXT_TYPES[ext] ?? `image/${ext}`) : asset.contentType;
 }

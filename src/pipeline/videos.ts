@@ -5,18 +5,20 @@ import type { Config } from '../config';
 import { resolveRoute } from '../catalog/resolve';
 import { DEFAULT_SECONDS, planFrames, videoCost, type FramePlan } from '../catalog/video';
 import { ApiError, notFound, upstreamError } from '../http/errors';
-import { hmac, randomId } from '../http/crypto';
+import { hmac, randomId, toHex } from '../http/crypto';
 import { decodeJob, encodeJob, sealHook, type Job, type PendingJob } from '../jobs/id';
 import { persist } from '../ledger';
-import { deliverUrl, workerKey, type DeliverContext } from '../media/deliver';
-import { mp4DurationMs, rangeReader } from '../media/mp4';
+import { accountTag, rehost, workerKey, type DeliverContext } from '../media/deliver';
+import { mp4Info, rangeReader } from '../media/mp4';
+import { queuedProgress, runningProgress, type ProgressJob } from '../catalog/progress';
 import { signMediaPath } from '../media/sign';
 import { SERVABLE } from '../media/sniff';
 import { r2ReadAt } from '../media/store';
 import { providerFor } from '../providers';
 import type { Asset, InputFile } from '../providers/types';
 import { admit, IDEMPOTENCY_TTL_SEC, readJob, type IdempotencyInput } from './admit';
-import { JOB_TTL_SEC, type JobRecord } from '../ledger/types';
+import type { JobRecord } from '../ledger/types';
+import { retentionMs } from '../jobs/retention';
 import type { Ctx } from './context';
 import { release } from './money';
 import { notify } from '../jobs/webhooks';
@@ -38,6 +40,16 @@ export interface VideoInput {
 
 /** A hold outlives any sane render; an unpolled job's hold then expires by itself. */
 export const VIDEO_HOLD_TTL_SEC = 6 * 3600;
+
+/** The longest a render is expected to run once started (a 28 s InfiniTalk avatar at 720p is well inside it). */
+export const VIDEO_RUN_ALLOWANCE_SEC = 3600;
+
+/**
+ * fal's `X-Fal-Request-Timeout` (a deadline to START, not to finish): a job that has not started 5 h after
+ * submission could no longer finish inside its hold (6 h, when the gateway stops following it), so fal drops it
+ * with a 504 — unbilled by fal, and the job fails here with its hold released — instead of doing work nobody collects.
+ */
+export const VIDEO_START_TIMEOUT_SEC = VIDEO_HOLD_TTL_SEC - VIDEO_RUN_ALLOWANCE_SEC;
 
 export interface Enqueued {
   job: Job;
@@ -81,7 +93,7 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   const webhookUrl = route.provider === 'fal' ? `${ctx.origin}/v1/hooks/fal/${await sealHook(cfg.SIGNING_SECRET, pending)}` : undefined;
   let requestId: string;
   try {
-    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules, webhookUrl });
+    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules, webhookUrl, startTimeoutSec: VIDEO_START_TIMEOUT_SEC });
   } catch (err) {
     await release(ctx, key.account, holdId, idem?.key);
     throw err;
@@ -119,8 +131,12 @@ interface Finished {
   /** billed, micro-USD, and the seconds that were billed (ms) */
   cost: number;
   d?: number;
-  /** R2 key of the re-hosted copy, else the provider's asset */
+  /** as read from the delivered MP4: its duration (ms) and picture size (`WxH`), when readable */
+  dur?: number;
+  wh?: string;
+  /** R2 key of the re-hosted copy, and its retention end (epoch ms; absent in states stored before it was kept) */
   k?: string;
+  x?: number;
   a?: Asset;
   code?: string;
   msg?: string;
@@ -136,6 +152,9 @@ export type Polled = (
       mediaKey?: string;
       costMicro: number;
       billedMs: number;
+      /** the delivered file's own duration (ms; the billed one when unreadable) and size (`WxH`, when readable) */
+      deliveredMs: number;
+      size: string | null;
       chargedNow: boolean;
       completedAt: number;
       /** when the gateway stops serving the content (re-hosted copies), unix seconds */
@@ -162,33 +181,43 @@ async function advance(ctx: Ctx, job: Job, id: string, key: string, meta: string
   const provider = providerFor(job.p, ctx.cfg);
   const state = await provider.videoStatus(job.e, job.r);
   const now = Math.floor(Date.now() / 1000);
+  let expires: number | undefined;
   if (state.status === 'failed') {
     const failed: Finished = { s: 'failed', at: now, cost: 0, code: state.code, msg: state.message };
     return settle(ctx, job, id, key, 0, failed, meta);
   }
-  if (state.status !== 'completed') return state;
+  if (state.status === 'queued') return { status: 'queued', progress: queuedProgress(state.position) };
+  if (state.status === 'in_progress') return { status: 'in_progress', progress: runningProgress(job, Date.now()) };
   let mediaKey: string | undefined;
   if (!ctx.env.MEDIA && state.asset.kind === 'worker' && !SERVABLE.has(state.asset.contentType)) {
     throw upstreamError('The worker produced a file that is not a video');
   }
   if (ctx.env.MEDIA) {
-    const dctx: DeliverContext = { cfg: ctx.cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin };
-    mediaKey = await videoKey(ctx.cfg, id);
-    await deliverUrl(dctx, state.asset, 'video', mediaKey);
+    const dctx: DeliverContext = { cfg: ctx.cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin, jobs: ctx.env.JOBS, exec: ctx.exec };
+    mediaKey = await videoKey(ctx.cfg, id, job.a);
+    // The copy is kept MEDIA_RETENTION_HOURS from this completion (the Video object's expires_at), then deleted.
+    expires = (await rehost(dctx, state.asset, 'video', mediaKey, now * 1000 + retentionMs(ctx.cfg))).expires;
   }
   const plannedMs = Math.round((job.f * 1000) / job.fps);
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
-  let amount = 0;
-  let billedMs = plannedMs;
-  if (planned > 0) {
-    // Bill what was delivered: the file's own duration when shorter than planned (e.g. a short avatar audio). A
-    // zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
-    const read = mediaKey ? r2ReadAt(ctx.env.MEDIA!, mediaKey) : rangeReader((range) => provider.open(state.asset, range));
-    const ms = await mp4DurationMs(read).catch(() => null);
-    amount = !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
-    billedMs = !ms ? plannedMs : Math.min(plannedMs, ms);
-  }
-  const finished: Finished = { s: 'completed', at: now, cost: amount, d: billedMs, ...(mediaKey ? { k: mediaKey } : { a: state.asset }) };
+  // What was delivered, read once from the file (a few range reads) and kept in the final state: its duration and
+  // picture size are the Video object's `seconds` and `size` on every later poll, with no further read.
+  const read = mediaKey ? r2ReadAt(ctx.env.MEDIA!, mediaKey) : rangeReader((range) => provider.open(state.asset, range));
+  const info = await mp4Info(read).catch(() => null);
+  const ms = info?.durationMs || 0;
+  // Bill what was delivered: the file's own duration when shorter than planned (e.g. a short avatar audio). A
+  // zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
+  const amount = planned === 0 ? 0 : !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
+  const billedMs = !ms ? plannedMs : Math.min(plannedMs, ms);
+  const finished: Finished = {
+    s: 'completed',
+    at: now,
+    cost: amount,
+    d: billedMs,
+    ...(ms && { dur: ms }),
+    ...(info?.size && { wh: `${info.size.width}x${info.size.height}` }),
+    ...(mediaKey ? { k: mediaKey, x: expires } : { a: state.asset }),
+  };
   return settle(ctx, job, id, key, amount, finished, meta);
 }
 
@@ -244,21 +273,25 @@ export async function followJob(ctx: Ctx, job: Job, id: string): Promise<Polled 
  * A job as its record alone tells it (no provider call): a finished one as it ended; one still running is reported
  * in progress — retrieving it gives its live status.
  */
-export async function fromRecord(ctx: Ctx, record: JobRecord): Promise<Polled> {
+export async function fromRecord(ctx: Ctx, record: JobRecord, job: ProgressJob): Promise<Polled> {
   const from = { remixedFrom: record.from };
-  if (!record.state) return { status: 'in_progress', progress: 50, ...from };
+  if (!record.state) return { status: 'in_progress', progress: runningProgress(job, Date.now()), ...from };
   return { ...(await present(ctx, JSON.parse(record.state) as Finished, false)), ...from };
 }
 
-/** How long the gateway serves a re-hosted video after completion (its record lives as long). */
-export const CONTENT_TTL_SEC = JOB_TTL_SEC;
+/**
+ * When a re-hosted copy stops being served (epoch ms): its retention end, never later than completion + the
+ * retention configured now. Passed-through outputs: null (their life is the provider's CDN's).
+ */
+const contentEnd = (ctx: Ctx, f: Finished): number | null => (f.k ? Math.min(f.x ?? Infinity, f.at * 1000 + retentionMs(ctx.cfg)) : null);
 
-/** A finished job as the customer sees it: a freshly signed URL to the same content every time. */
+/** A finished job as the customer sees it: a freshly signed URL to the same content every time (never past its end). */
 async function present(ctx: Ctx, f: Finished, chargedNow: boolean): Promise<Polled> {
   if (f.s === 'deleted') throw notFound('No such video');
   if (f.s === 'failed') return { status: 'failed', code: f.code ?? 'generation_failed', message: f.msg ?? 'The video could not be generated', failedAt: f.at };
+  const end = contentEnd(ctx, f);
   let url: string;
-  if (f.k) url = ctx.origin + (await signMediaPath(ctx.cfg, f.k));
+  if (f.k) url = ctx.origin + (await signMediaPath(ctx.cfg, f.k, Date.now(), end!));
   else if (f.a?.kind === 'worker') url = ctx.origin + (await signMediaPath(ctx.cfg, workerKey(f.a)));
   else url = f.a!.url;
   return {
@@ -268,9 +301,11 @@ async function present(ctx: Ctx, f: Finished, chargedNow: boolean): Promise<Poll
     mediaKey: f.k,
     costMicro: f.cost,
     billedMs: f.d ?? 0,
+    deliveredMs: f.dur ?? f.d ?? 0,
+    size: f.wh ?? null,
     chargedNow,
     completedAt: f.at,
-    expiresAt: f.k ? f.at + CONTENT_TTL_SEC : null,
+    expiresAt: end === null ? null : Math.floor(end / 1000),
   };
 }
 
@@ -282,7 +317,7 @@ export async function deleteJob(ctx: Ctx, job: Job, id: string): Promise<void> {
   const state: Finished = { s: 'deleted', at: Math.floor(Date.now() / 1000), cost: 0 };
   const req = { account: job.a, key: jobKey(job), holdId: job.h || undefined, state: JSON.stringify(state), now: Date.now() };
   if (!(await persist(() => ctx.ledger.discard(req), ctx.cfg.STORE_TIMEOUT_MS))) throw notFound('No such video');
-  if (ctx.env.MEDIA) await ctx.env.MEDIA.delete(await videoKey(ctx.cfg, id)).catch(() => {});
+  if (ctx.env.MEDIA) await ctx.env.MEDIA.delete([await videoKey(ctx.cfg, id, job.a), await legacyVideoKey(ctx.cfg, id)]).catch(() => {});
   const cancel = providerFor(job.p, ctx.cfg)
     .cancel(job.e, job.r)
     .catch(() => {});
@@ -290,8 +325,16 @@ export async function deleteJob(ctx: Ctx, job: Job, id: string): Promise<void> {
   else await cancel;
 }
 
-/** The R2 key of a job's re-hosted video: derived from the id, so concurrent polls write one object. */
-export async function videoKey(cfg: Config, id: string): Promise<string> {
+/**
+ * The R2 key of a job's re-hosted video, `v_<account tag>_<mac>.mp4`: derived from the id, so concurrent polls
+ * write one object, and under the account's prefix, so erasing the account finds it.
+ */
+export async function videoKey(cfg: Config, id: string, account: string): Promise<string> {
   const mac = await hmac(cfg.SIGNING_SECRET, 'video-media-v1', id);
-  return `v_${[...mac.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}.mp4`;
+  return `v_${await accountTag(cfg, account)}_${toHex(mac.slice(0, 16))}.mp4`;
+}
+
+/** The key videos had before keys carried the account's tag (finished states name theirs, so they keep working). */
+export async function legacyVideoKey(cfg: Config, id: string): Promise<string> {
+  return `v_${toHex((await hmac(cfg.SIGNING_SECRET, 'video-media-v1', id)).slice(0, 16))}.mp4`;
 }

@@ -12,10 +12,14 @@ import type { Asset, ImageRequest, ImageResult, InputFile, Provider, RunOptions,
 import { expectShape, fetchFollowing, readJsonBody, upstreamFetch } from './upstream';
 
 // What fal returns, validated at the boundary (anything else is a 502, never a 500).
-const output = z.object({ url: z.string(), content_type: z.optional(z.unknown()) });
+const output = z.object({ url: z.string(), content_type: z.optional(z.unknown()), width: z.optional(z.unknown()), height: z.optional(z.unknown()) });
 const imagesReply = z.object({ images: z.array(output), prompt: z.optional(z.unknown()) });
 const submitReply = z.object({ request_id: z.string().check(z.minLength(1), z.maxLength(200)) });
-const statusReply = z.object({ status: z.enum(['IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']) });
+const statusReply = z.object({
+  status: z.enum(['IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']),
+  // Only while IN_QUEUE: how many requests are ahead. Anything else in its place is ignored, not an error.
+  queue_position: z.optional(z.unknown()),
+});
 const videoReply = z.object({ video: output });
 
 /** CDN lifetime asked of fal when outputs are re-hosted privately. */
@@ -65,31 +69,26 @@ export class FalProvider implements Provider {
   }
 
   async generateImages(route: Route, req: ImageRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<ImageResult> {
-    // Image-to-image takes the image (inline, streamed) instead of a size: the output has the input's size.
-    const input = {
-      prompt: req.prompt,
-      ...(req.image ? { image_url: new Bytes(req.image.bytes, `data:${req.image.type};base64,`) } : { image_size: req.preset ?? { width: req.width, height: req.height } }),
-      num_images: req.n,
-      output_format: req.format,
-      enable_safety_checker: true,
-      ...(req.seed !== undefined && { seed: req.seed }),
-    };
-    const body = jsonStream(input);
+    const body = jsonStream(imageInput(req));
     const reply = await this.call(`${this.cfg.falRunBase}/${encPath(route.endpoint)}`, {
       method: 'POST',
       headers: { ...this.headers(opts), 'content-length': String(body.length) },
       body: sized(body),
     });
     const out = expectShape(imagesReply, reply);
-    const assets = out.images.slice(0, req.n).map((i) => this.asset(i.url, i.content_type, `image/${req.format}`));
+    const images = out.images.slice(0, req.n);
+    const assets = images.map((i) => this.asset(i.url, i.content_type, `image/${req.format}`));
     if (!assets.length) throw upstreamError('The provider returned no images');
     const revised = typeof out.prompt === 'string' && out.prompt !== req.prompt ? out.prompt : undefined;
-    return { assets, revisedPrompt: revised };
+    return { assets, revisedPrompt: revised, size: reportedSize(images) };
   }
 
-  async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention' | 'webhookUrl'>): Promise<string> {
+  async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention' | 'webhookUrl' | 'startTimeoutSec'>): Promise<string> {
     const body = jsonStream(videoInput(route, req));
-    const headers = { ...this.headers(opts), 'content-length': String(body.length) };
+    const headers: Record<string, string> = { ...this.headers(opts), 'content-length': String(body.length) };
+    // fal's time-to-start deadline (queue wait, runner acquisition, retries): past it the request ends with a 504,
+    // which fal does not bill, instead of starting work the gateway would no longer collect.
+    if (opts.startTimeoutSec) headers['x-fal-request-timeout'] = String(opts.startTimeoutSec);
     const hook = opts.webhookUrl ? `?fal_webhook=${encodeURIComponent(opts.webhookUrl)}` : '';
     const reply = await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}${hook}`, {
       method: 'POST',
@@ -102,8 +101,11 @@ export class FalProvider implements Provider {
   async videoStatus(endpoint: string, requestId: string): Promise<VideoState> {
     const base = `${this.cfg.falQueueBase}/${encPath(endpointBase(endpoint))}/requests/${encodeURIComponent(requestId)}`;
     const status = expectShape(statusReply, await this.call(`${base}/status?logs=0`, { headers: this.headers() }));
-    if (status.status === 'IN_QUEUE') return { status: 'queued', progress: 0 };
-    if (status.status === 'IN_PROGRESS') return { status: 'in_progress', progress: 50 };
+    if (status.status === 'IN_QUEUE') {
+      const p = status.queue_position;
+      return typeof p === 'number' && Number.isInteger(p) && p >= 0 ? { status: 'queued', position: p } : { status: 'queued' };
+    }
+    if (status.status === 'IN_PROGRESS') return { status: 'in_progress' };
     // COMPLETED is final for failures too: the result call returns the job's error.
     const deadline = Date.now() + this.timeoutMs;
     const res = await upstreamFetch(base, { headers: this.headers() }, this.timeoutMs);
@@ -139,6 +141,35 @@ export class FalProvider implements Provider {
     if (!res) throw foreignOutput();
     return res;
   }
+}
+
+/**
+ * The input of the three image endpoint shapes, by how many images are edited. Inputs travel inline as data: URIs
+ * streamed into the body. Text to image (fal-ai/flux/krea): image_size, num_inference_steps. One image
+ * (fal-ai/flux-1/krea/image-to-image): image_url, strength, num_inference_steps, no size (the output has the
+ * input's). Several (FAL_IMAGE_MULTI_EDIT_MODEL, fal-ai/flux-pro/kontext/multi): image_urls and an optional
+ * aspect_ratio; it has no steps and no safety-checker switch (its safety_tolerance default, the strictest but one,
+ * is kept).
+ */
+function imageInput(req: ImageRequest): Record<string, unknown> {
+  const common = { prompt: req.prompt, num_images: req.n, output_format: req.format, ...(req.seed !== undefined && { seed: req.seed }) };
+  const inline = (i: ImageRequest['images'][number]) => new Bytes(i.bytes, `data:${i.type};base64,`);
+  const steps = req.steps !== undefined ? { num_inference_steps: req.steps } : {};
+  if (req.images.length > 1) {
+    return { ...common, image_urls: req.images.map(inline), ...(req.aspectRatio && { aspect_ratio: req.aspectRatio }) };
+  }
+  if (req.images.length === 1) {
+    return { ...common, image_url: inline(req.images[0]!), ...steps, ...(req.strength !== undefined && { strength: req.strength }), enable_safety_checker: true };
+  }
+  return { ...common, image_size: req.preset ?? { width: req.width, height: req.height }, ...steps, enable_safety_checker: true };
+}
+
+/** The size fal reports for the images, when every image reports the same positive integers. */
+function reportedSize(images: { width?: unknown; height?: unknown }[]): { width: number; height: number } | undefined {
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 65_535;
+  const [first] = images;
+  if (!first || !ok(first.width) || !ok(first.height)) return undefined;
+  return images.every((i) => i.width === first.width && i.height === first.height) ? { width: first.width, height: first.height } : undefined;
 }
 
 function videoInput(route: Route, req: VideoRequest): Record<string, unknown> {

@@ -11,19 +11,28 @@ export type Asset =
 export interface ImageRequest {
   prompt: string;
   n: number;
-  width: number;
-  height: number;
+  /** The output size; absent where the model decides it (multi-image edits: from `aspectRatio`). */
+  width?: number;
+  height?: number;
   /** fal preset name when the size matches one exactly. */
   preset?: string;
+  /** `W:H`, for models that take an aspect ratio instead of a size. */
+  aspectRatio?: string;
   seed?: number;
   format: 'png' | 'jpeg';
-  /** The image to edit (image-to-image), typed by its bytes. */
-  image?: LoadedInput;
+  /** Denoising steps (the request's quality), for the models that take them. */
+  steps?: number;
+  /** How far an edit may move from its input, 0–1 (fal `strength`, ComfyUI `denoise`). */
+  strength?: number;
+  /** The images to edit, typed by their bytes: none (text to image), one (image-to-image) or several. */
+  images: LoadedInput[];
 }
 
 export interface ImageResult {
   assets: Asset[];
   revisedPrompt?: string;
+  /** The images' size as the provider reports it (when it does, and all agree). */
+  size?: { width: number; height: number };
 }
 
 /**
@@ -45,8 +54,10 @@ export interface VideoRequest {
   audio?: InputFile;
 }
 
+/** Where a job is. Queued: `position` = jobs ahead of it (0 = next), when the provider says. */
 export type VideoState =
-  | { status: 'queued' | 'in_progress'; progress: number }
+  | { status: 'queued'; position?: number }
+  | { status: 'in_progress' }
   | { status: 'completed'; asset: Asset }
   | { status: 'failed'; code: string; message: string };
 
@@ -57,6 +68,8 @@ export interface RunOptions {
   webhookUrl?: string;
   /** The rules a customer URL must pass before the gateway fetches it (worker-tier inputs). */
   urlRules: UrlRules;
+  /** A job not started this many seconds after submission is dropped by the provider, unbilled (fal only). */
+  startTimeoutSec?: number;
 }
 
 export interface Provider {

@@ -90,13 +90,17 @@ export class WorkerProvider implements Provider {
   }
 
   async generateImages(route: Route, req: ImageRequest): Promise<ImageResult> {
-    const image = req.image ? await this.put(req.image) : undefined;
+    // One input image at most (the gateway refuses more for this tier before anything is charged or sent).
+    if (req.images.length > 1 || req.width === undefined || req.height === undefined) throw upstreamError('The worker takes one input image and an explicit size');
+    const image = req.images[0] ? await this.put(req.images[0]) : undefined;
     const id = await this.queuePrompt(route.endpoint, {
       prompt: req.prompt,
       seed: req.seed ?? randomSeed(),
       width: req.width,
       height: req.height,
       batch: req.n,
+      steps: req.steps,
+      denoise: req.strength,
       image,
     });
     const deadline = Date.now() + this.timeoutMs;
@@ -134,8 +138,8 @@ export class WorkerProvider implements Provider {
     const entry = await this.history(promptId);
     if (!entry) {
       const q = expectShape(queueReply, await this.json('/queue'));
-      const running = q.queue_running.some((item) => item[1] === promptId);
-      return running ? { status: 'in_progress', progress: 50 } : { status: 'queued', progress: 0 };
+      if (q.queue_running.some((item) => item[1] === promptId)) return { status: 'in_progress' };
+      return { status: 'queued', ...queuePosition(q.queue_pending ?? [], promptId) };
     }
     if (failed(entry)) return { status: 'failed', code: 'generation_failed', message: 'The worker failed to generate the video' };
     const asset = collect(entry, 'video')[0];
@@ -226,6 +230,16 @@ async function sha256Hex(stream: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 const failed = (entry: HistoryEntry) => entry.status?.status_str === 'error';
+
+/**
+ * A pending prompt's place in ComfyUI's queue: items are `[number, prompt_id, …]` and run in `number` order, so the
+ * position is how many pending items have a smaller number. Nothing when the prompt is not listed (or oddly shaped).
+ */
+export function queuePosition(pending: unknown[], promptId: string): { position?: number } {
+  const items = pending.filter((i): i is [number, string, ...unknown[]] => Array.isArray(i) && typeof i[0] === 'number' && typeof i[1] === 'string');
+  const mine = items.find((i) => i[1] === promptId);
+  return mine ? { position: items.filter((i) => i[0] < mine[0]).length } : {};
+}
 
 /** Reads all three ComfyUI output shapes: images (SaveImage), images+animated (SaveVideo), gifs (VHS). */
 function collect(entry: HistoryEntry, want: 'image' | 'video'): Asset[] {

@@ -9,6 +9,10 @@ export interface WorkflowInputs {
   width: number;
   height: number;
   batch?: number;
+  /** Sampler steps (the request's quality); each template has its own default. */
+  steps?: number;
+  /** Image-to-image: how much of the input is re-rendered (KSampler denoise). */
+  denoise?: number;
   frames?: number;
   fps?: number;
   image?: string;
@@ -26,7 +30,7 @@ const krea2 = (i: WorkflowInputs): Graph => ({
   '6': { class_type: 'EmptySD3LatentImage', inputs: { width: i.width, height: i.height, batch_size: i.batch ?? 1 } },
   '7': {
     class_type: 'KSampler',
-    inputs: { model: ['1', 0], positive: ['4', 0], negative: ['5', 0], latent_image: ['6', 0], seed: i.seed, steps: 28, cfg: 4.5, sampler_name: 'euler', scheduler: 'simple', denoise: 1 },
+    inputs: { model: ['1', 0], positive: ['4', 0], negative: ['5', 0], latent_image: ['6', 0], seed: i.seed, steps: i.steps ?? 28, cfg: 4.5, sampler_name: 'euler', scheduler: 'simple', denoise: 1 },
   },
   '8': { class_type: 'VAEDecode', inputs: { samples: ['7', 0], vae: ['3', 0] } },
   '9': { class_type: 'SaveImage', inputs: { images: ['8', 0], filename_prefix: 'phi/krea2' } },
@@ -40,7 +44,7 @@ const krea2Edit = (i: WorkflowInputs): Graph => {
   g['12'] = { class_type: 'VAEEncode', inputs: { pixels: ['11', 0], vae: ['3', 0] } };
   g['13'] = { class_type: 'RepeatLatentBatch', inputs: { samples: ['12', 0], amount: i.batch ?? 1 } };
   delete g['6'];
-  g['7']!.inputs = { ...g['7']!.inputs, latent_image: ['13', 0], denoise: 0.75 };
+  g['7']!.inputs = { ...g['7']!.inputs, latent_image: ['13', 0], denoise: i.denoise ?? 0.75 };
   return g;
 };
 

@@ -3,6 +3,7 @@ import type { AppEnv } from '../app-env';
 import { notFound } from '../http/errors';
 import { TEST_KEY } from '../http/auth';
 import { usageFor } from './usage';
+import { residency } from '../config';
 
 export const account = new Hono<AppEnv>().get('/account', async (c) => {
   const key = c.get('key');
@@ -16,6 +17,7 @@ export const account = new Hono<AppEnv>().get('/account', async (c) => {
     held_micro: held,
     available_micro: balance - held,
     rate_limit: { rpm: key.rpm },
+    residency: residency(c.get('cfg')),
   });
 }).get('/usage', async (c) => {
   const key = c.get('key');

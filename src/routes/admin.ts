@@ -4,7 +4,7 @@ import type { AppEnv } from '../app-env';
 import { forgetKeys, requireAdmin } from '../http/auth';
 import { TEST_KEY } from '../http/auth';
 import { randomHex, randomId, sha256Hex } from '../http/crypto';
-import { badRequest, notFound } from '../http/errors';
+import { ApiError, badRequest, notFound } from '../http/errors';
 import { bool, intIn, intLike as intLikeIn, oneOf, parse, readJson } from '../http/validate';
 import { customerUrl } from '../http/urls';
 import { webhookSecret } from '../jobs/webhooks';
@@ -12,6 +12,11 @@ import { auditFor, usageFor } from './usage';
 import { audit } from '../audit/trail';
 import { route } from '../http/log';
 import { usageLine } from '../pipeline/usage';
+import { execOf } from '../pipeline/context';
+import { DurableLedger, UNRESTRICTED } from '../ledger/durable';
+import type { Config } from '../config';
+import { mediaPrefixes } from '../media/deliver';
+import { legacyVideoKey } from '../pipeline/videos';
 
 /** Account names: 1-64 of a-z 0-9 _ . - starting with a letter or digit (one spelling per account). */
 const ACCOUNT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -35,6 +40,12 @@ export const adjustBody = z.object({
 export const pageQuery = z.object({ after: z.optional(accountName), limit: z.optional(intLikeIn(1, 100)) });
 
 export const webhookBody = z.object({ url: z.string({ error: 'must be a string' }).check(z.maxLength(2048, 'must be at most 2048 characters')) });
+
+export const phiScanBody = z.object({ mode: z.nullable(oneOf(['block', 'off'])) });
+
+export const residencyBody = z.object({ from: oneOf(['unrestricted', 'eu', 'us', 'fedramp', 'fedramp-high']) });
+
+export const eraseQuery = z.object({ force: z.optional(oneOf(['true', 'false'])) });
 
 export const creditBody = z.object({ amount_micro: intIn(1, 1e12), create: z.optional(bool()) });
 
@@ -159,8 +170,93 @@ export const admin = new Hono<AppEnv>()
     if (!(await c.get('ledger').setWebhook(account, null))) throw notFound('No such account');
     return c.json({ account, url: null, deleted: true });
   })
+  // Per-account PHI screening override (audited as an operator action): `off` for a customer whose reviewed content
+  // keeps matching, `block` to screen even when PHI_SCAN is off, null to follow PHI_SCAN. Effective within 5 s.
+  .put('/accounts/:account/phi-scan', async (c) => {
+    const account = accountParam(c.req.param('account'));
+    if (account === TEST_KEY.account) throw reserved();
+    const { mode } = parse(phiScanBody, await readJson(c.req.raw));
+    if (!(await c.get('ledger').setPhiScan(account, mode))) throw notFound('No such account');
+    forgetKeys();
+    const cfg = c.get('cfg');
+    await audit({ cfg, ledger: c.get('ledger'), exec: execOf(c) }, account, { type: 'phi.policy', request_id: c.get('requestId'), detail: { mode, effective: mode ?? cfg.PHI_SCAN } });
+    return c.json({ account, phi_scan: mode, effective: mode ?? cfg.PHI_SCAN });
+  })
+  // Data residency migration (README "Data residency"): re-points the residency anchor after the operator moved
+  // the ledger's contents to the jurisdiction DATA_JURISDICTION now names. Durable Object ledger only.
+  .post('/residency', async (c) => {
+    const cfg = c.get('cfg');
+    if (cfg.upstash) throw badRequest(null, "With Upstash the ledger's residency is the database's region; there is nothing to move here");
+    const { from } = parse(residencyBody, await readJson(c.req.raw));
+    const to = cfg.DATA_JURISDICTION ?? UNRESTRICTED;
+    if (!(await new DurableLedger(c.env.LEDGER, cfg.DATA_JURISDICTION).moveResidency(from, to))) {
+      throw badRequest('from', `The ledger's residency is not '${from}'`);
+    }
+    return c.json({ residency: to, moved_from: from });
+  })
+  // Erase an account (issue 18): keys, money, usage, jobs, idempotency records, webhook, re-hosted media — all but
+  // its audit trail, which keeps the tombstone. Refused while it holds money unless ?force=true. Idempotent.
+  .delete('/accounts/:account', async (c) => {
+    const account = accountParam(c.req.param('account'));
+    if (account === TEST_KEY.account) throw reserved();
+    const { force } = parse(eraseQuery, c.req.query());
+    const cfg = c.get('cfg');
+    const r = await c.get('ledger').eraseAccount({
+      account,
+      force: force === 'true',
+      now: Date.now(),
+      requestId: c.get('requestId') ?? null,
+      auditRetentionMs: cfg.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000,
+    });
+    if (!r.ok) {
+      throw new ApiError(
+        409,
+        'account_not_empty',
+        `Account '${account}' still holds money (balance ${r.balance} micro-USD, held ${r.held} micro-USD): erasing it forfeits both; send force=true to erase it anyway`,
+        'force',
+        { 'x-should-retry': 'false' },
+      );
+    }
+    forgetKeys();
+    let mediaDeleted: number;
+    try {
+      mediaDeleted = await eraseMedia(c.env.MEDIA, cfg, account, r.jobIds);
+    } catch {
+      throw new ApiError(503, 'store_unavailable', 'The account is erased from the ledger but its media could not all be deleted yet; send the same request again');
+    }
+    // The tombstone (account.erased, with the amounts) was written by the ledger with the erase itself.
+    if (!r.already || mediaDeleted > 0) {
+      await audit({ cfg, ledger: c.get('ledger'), exec: execOf(c) }, account, { type: 'media.erased', request_id: c.get('requestId'), detail: { count: mediaDeleted } });
+    }
+    return c.json({ account, erased: true, already_erased: r.already, forfeited_micro: r.balance, released_hold_micro: r.held, keys_deleted: r.keys, media_deleted: mediaDeleted });
+  })
   .get('/accounts/:account', async (c) => {
     const view = await c.get('ledger').account(accountParam(c.req.param('account')), Date.now());
     if (!view) throw notFound('No such account');
     return c.json({ ...view, available_micro: view.balance_micro - view.held_micro, usage: view.usage.map(usageLine) });
   });
+
+/**
+ * Deletes an account's re-hosted media: every object under its key prefixes (`i_<tag>_`, `v_<tag>_`), listed again
+ * until none is left, plus its jobs' copies from before keys carried the tag. Returns how many objects were deleted.
+ */
+async function eraseMedia(bucket: R2Bucket | undefined, cfg: Config, account: string, jobIds: string[]): Promise<number> {
+  if (!bucket) return 0;
+  let deleted = 0;
+  for (const prefix of await mediaPrefixes(cfg, account)) {
+    for (let page = 0; page < 10_000; page++) {
+      const listed = await bucket.list({ prefix, limit: 1000 });
+      if (!listed.objects.length) break;
+      await bucket.delete(listed.objects.map((o) => o.key));
+      deleted += listed.objects.length;
+    }
+  }
+  const legacy = await Promise.all(jobIds.map((id) => legacyVideoKey(cfg, id)));
+  for (let i = 0; i < legacy.length; i += 100) {
+    const batch = legacy.slice(i, i + 100);
+    const present = (await Promise.all(batch.map((k) => bucket.head(k)))).filter((h): h is R2Object => h !== null).map((h) => h.key);
+    if (present.length) await bucket.delete(present);
+    deleted += present.length;
+  }
+  return deleted;
+}

@@ -1,17 +1,27 @@
 import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
-import { CATALOG_CREATED, findModel, MODELS, unitPrice, unknownModelMessage, type Model } from '../catalog/models';
+import { allNames, CATALOG_CREATED, lookupModel, MODELS, unitPrice, unknownModelMessage, type Named } from '../catalog/models';
 import { ApiError } from '../http/errors';
 
-const modelObject = (m: Model) => ({ id: m.id, object: 'model', created: CATALOG_CREATED, owned_by: 'phi-gateway' });
+/**
+ * The OpenAI Model object. A canonical model is owned by the gateway; an alias (its own, OpenAI's id, or the
+ * operator's MODEL_ALIASES) says who names it in `owned_by` and which model it runs in `resolves_to`.
+ */
+const modelObject = (n: Named) => ({
+  id: n.id,
+  object: 'model',
+  created: CATALOG_CREATED,
+  owned_by: n.owner,
+  ...(n.id !== n.model.id && { resolves_to: n.model.id }),
+});
 
 export const catalog = new Hono<AppEnv>()
-  .get('/models', (c) => c.json({ object: 'list', data: MODELS.map(modelObject) }))
-  // An alias (krea, bernini, gpt-image-1, sora-2 …) resolves to the model it names.
+  .get('/models', (c) => c.json({ object: 'list', data: allNames(c.get('cfg').modelAliases).map(modelObject) }))
+  // An alias (krea, bernini, gpt-image-1, sora-2 …) is answered as itself, with the model it resolves to.
   .get('/models/:id', (c) => {
-    const m = findModel(c.req.param('id'), c.get('cfg').modelAliases);
-    if (!m) throw new ApiError(404, 'model_not_found', unknownModelMessage(c.req.param('id')), 'model');
-    return c.json(modelObject(m));
+    const n = lookupModel(c.req.param('id'), c.get('cfg').modelAliases);
+    if (!n) throw new ApiError(404, 'model_not_found', unknownModelMessage(c.req.param('id')), 'model');
+    return c.json(modelObject(n));
   })
   .get('/pricing', (c) => {
     const margin = c.get('cfg').PRICE_MARGIN_BPS;

@@ -15,8 +15,10 @@ import { providerFor } from '../providers';
 import type { InputFile } from '../providers/types';
 import { fileDigest, sha256Hex } from '../http/crypto';
 import type { UrlRules } from '../http/urls';
-import { checkInputUrl, dataUriInput, typedInput, type InputKind } from '../media/inputs';
+import { checkInputUrl, dataUriInput, fetchInput, typedInput, type InputKind } from '../media/inputs';
 import { startWatch } from '../jobs/watch';
+import { retentionMs } from '../jobs/retention';
+import { phiMode, screenRequest } from '../pipeline/phi';
 import { audit } from '../audit/trail';
 
 const mediaUrl = z.string({ error: 'must be an https URL or a data: URI' }).check(
@@ -53,6 +55,7 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
   const type = c.req.header('content-type') ?? '';
   let fields: Record<string, unknown>;
   const files: { image?: InputFile; audio?: InputFile } = {};
+  const names: { field: string; name: string }[] = [];
   // What an Idempotency-Key is bound to: a digest of the fields (files by their own digest); the text is not kept.
   let digest: string;
   if (type.startsWith('multipart/form-data')) {
@@ -73,6 +76,7 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
       }
       const kind = name === 'input_reference' || name === 'image' ? 'image' : name === 'audio' || name === 'audio_file' ? 'audio' : null;
       if (!kind) throw badRequest(name, `Unexpected file field '${name}': send the image as 'input_reference' and the audio as 'audio'`);
+      names.push({ field: name, name: (value as File).name });
       files[kind] = { field: name, loaded: await typedInput(value as File, kind, name) };
       sig.push(`${name}:${await fileDigest(value as File)}`);
     }
@@ -82,11 +86,19 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
     digest = await sha256Hex(raw);
     fields = parseJson(raw);
   }
+  // PHI screen of every text field and file name, before any input is fetched and before the ledger is asked.
+  screenRequest(c.get('cfg'), c.get('key'), fields, names);
   const body = parse(videoBody, fields);
   const imageField = body.image_url ? 'image_url' : 'input_reference.image_url';
   const imageUrl = body.image_url ?? body.input_reference?.image_url;
-  const image = files.image ?? (imageUrl ? await urlInput(imageUrl, 'image', imageField, rules) : undefined);
-  const audio = files.audio ?? (body.audio_url ? await urlInput(body.audio_url, 'audio', 'audio_url', rules) : undefined);
+  // Under PHI screening the gateway fetches URL inputs itself (same fetch rules) so they are DICOM-checked and
+  // stripped of metadata like uploads; with screening off, fal fetches them (the worker tier is fetched later).
+  const fetchNow = phiMode(c.get('cfg'), c.get('key')) === 'block' ? Math.min(c.get('cfg').UPSTREAM_TIMEOUT_SECONDS * 1000, 30_000) : 0;
+  // Every URL passes the fetch rules before any is fetched: a refused one is named whatever the other holds.
+  if (!files.image && imageUrl) checkInputUrl(imageUrl, imageField, rules);
+  if (!files.audio && body.audio_url) checkInputUrl(body.audio_url, 'audio_url', rules);
+  const image = files.image ?? (imageUrl ? await urlInput(imageUrl, 'image', imageField, rules, fetchNow) : undefined);
+  const audio = files.audio ?? (body.audio_url ? await urlInput(body.audio_url, 'audio', 'audio_url', rules, fetchNow) : undefined);
   return {
     digest,
     input: {
@@ -102,24 +114,26 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
   };
 }
 
-/** A URL input: data: URIs are decoded and typed now; other URLs must pass the fetch rules (fetched later, if at all). */
-async function urlInput(url: string, kind: InputKind, field: string, rules: UrlRules): Promise<InputFile> {
+/** A URL input: data: URIs are decoded and typed now; other URLs must pass the fetch rules and are fetched now (`fetchMs` > 0) or later. */
+async function urlInput(url: string, kind: InputKind, field: string, rules: UrlRules, fetchMs: number): Promise<InputFile> {
   if (url.startsWith('data:')) return { field, loaded: await dataUriInput(url, kind, field) };
   checkInputUrl(url, field, rules);
-  return { field, url };
+  return fetchMs > 0 ? { field, loaded: await fetchInput(url, kind, field, rules, fetchMs) } : { field, url };
 }
-
-/** The seconds as asked (echoed), or as planned from frames when frames were asked for. */
-const askedSeconds = (job: Job) => (job.q > 0 ? String(job.q / 1000) : secondsString({ frames: job.f, fps: job.fps }));
 
 type State = Polled | { status: 'queued'; progress: 0; remixedFrom?: string | null };
 
 /**
- * The OpenAI Video object, every field present; `seconds` echoes what was asked. Extensions when completed: `url`,
- * `cost_micro` and `billed_seconds` (what the bill is for: the delivered duration, at most the planned one).
+ * The OpenAI Video object, every field present. `seconds` and `size` say what is made: until completion the
+ * planned length (what was asked, on the route's frame grid, clamped to its longest) and the asked size; once
+ * completed, the delivered file's own duration and picture size (read from the MP4 at settlement; the planned
+ * length / asked size when the file does not say). `progress` is an estimate (see catalog/progress.ts).
+ * Extensions when completed: `url`, `cost_micro` and `billed_seconds` (what the bill is for: the delivered
+ * duration, at most the planned one).
  */
 function videoObject(id: string, job: Job, state: State) {
   const done = state.status === 'completed';
+  const planned = secondsString({ frames: job.f, fps: job.fps });
   return {
     id,
     object: 'video',
@@ -130,8 +144,8 @@ function videoObject(id: string, job: Job, state: State) {
     completed_at: done ? state.completedAt : null,
     expires_at: done ? state.expiresAt : null,
     prompt: null,
-    size: job.s,
-    seconds: askedSeconds(job),
+    size: (done && state.size) || job.s,
+    seconds: done && state.deliveredMs > 0 ? String(state.deliveredMs / 1000) : planned,
     remixed_from_video_id: state.remixedFrom ?? null,
     error: state.status === 'failed' ? { code: state.code, message: state.message } : null,
     ...(done && { url: state.url, cost_micro: state.costMicro, billed_seconds: String(state.billedMs / 1000) }),
@@ -197,7 +211,7 @@ export const videos = new Hono<AppEnv>()
     for (const record of page.jobs) {
       const job = await decodeJob(ctx.cfg.SIGNING_SECRET, record.id, ctx.key.account);
       if (!job || (job.p === 'fal') !== (ctx.key.tier === 'paid')) continue;
-      data.push(videoObject(record.id, job, await fromRecord(ctx, record)));
+      data.push(videoObject(record.id, job, await fromRecord(ctx, record, job)));
     }
     const issued = data.filter((v) => v.status === 'completed').length;
     if (issued) await audit(ctx, ctx.key.account, { type: 'media.issued', request_id: ctx.requestId, key_id: ctx.key.keyId, detail: { kind: 'video', count: issued } });
@@ -223,7 +237,9 @@ export const videos = new Hono<AppEnv>()
     const id = c.req.param('id');
     const original = await loadJob(ctx, id);
     const raw = await c.req.text();
-    const { prompt } = parse(remixBody, parseJson(raw));
+    const remix = parseJson(raw);
+    screenRequest(ctx.cfg, ctx.key, remix);
+    const { prompt } = parse(remixBody, remix);
     if (original.x) {
       throw badRequest('id', 'A video made from input files (an image or audio) cannot be remixed: create a new one with the files');
     }
@@ -251,7 +267,8 @@ export const videos = new Hono<AppEnv>()
     let res: Response | null;
     if (state.mediaKey) {
       // Re-hosted: served from R2 (no provider call, no CDN read).
-      res = ctx.env.MEDIA ? await serveMedia(ctx.env.MEDIA, state.mediaKey, c.req.raw) : null;
+      // Past its retention end (MEDIA_RETENTION_HOURS) the copy is gone: 404, deleted in the background.
+      res = ctx.env.MEDIA ? await serveMedia(ctx.env.MEDIA, state.mediaKey, c.req.raw, undefined, { retentionMs: retentionMs(ctx.cfg), exec: ctx.exec }) : null;
       if (!res) throw notFound('The video is no longer available');
     } else {
       const asset = state.asset!;

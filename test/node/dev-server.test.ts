@@ -211,7 +211,7 @@ describe('the OpenAI SDK from Node, files as Node users have them', () => {
         audio: await fs.openAsBlob(voice),
         seconds: '4',
       } as never);
-      expect(video).toMatchObject({ model: 'avatar', status: 'queued', seconds: '4' });
+      expect(video).toMatchObject({ model: 'avatar', status: 'queued', seconds: '4.04' }); // what is made: 101 frames at 25 fps
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

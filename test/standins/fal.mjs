@@ -1,7 +1,8 @@
 // Stand-in for fal.ai (sync runner + queue + CDN files), speaking the protocol in shared/reference/fal.md.
 // In-memory, 127.0.0.1 only, only node: builtins. Failure injection by markers in the input `prompt`
 // (so concurrent tests don't interfere): #fal-422 #fal-500 #fal-503 #fal-timeout #fal-hang #fal-partial
-// #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio, and hostile ones: #fal-foreign-url (an output URL on a
+// #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio #fal-half #fal-queue-<n> #fal-start-timeout (see the queue
+// comment in startFal), and hostile ones: #fal-foreign-url (an output URL on a
 // host that is not fal's CDN), #fal-html (an "image" that is an HTML page), #fal-422-url (a 422 whose message quotes
 // a CDN URL). For load and memory runs: #fal-size-<bytes> pads every output file to that size; #fal-chunked serves
 // the outputs without a Content-Length. Faults: #fal-shape-<name> answers a wrong-shaped JSON body (see SHAPES),
@@ -20,11 +21,13 @@
 // at GET /__webhooks[?request_id=<id>] as {url, requestId, headers (lower-case names), body (the exact raw string),
 // at (ms), attempts: [{status, at} | {error, at}]}, so tests can relay it to an in-process gateway; `&timestamp=<s>`
 // answers copies re-signed as if sent at that time (stale/early webhooks).
-// Outputs are real files: PNGs of exactly the reported width x height (text-to-image: image_size; image-to-image:
-// the input PNG's size) and MP4s that players decode (see media.mjs).
+// Queue submits may carry X-Fal-Request-Timeout (seconds > 0.1, else 400); it is recorded with the call.
+// Outputs are real files: PNGs or baseline JPEGs (output_format) of exactly the reported width x height
+// (text-to-image: image_size; image-to-image: the input's size; multi-image Kontext: its ~1 MP size for the aspect
+// ratio) and MP4s that players decode (see media.mjs), presented at the size the endpoint delivers (videoSize).
 import { createServer } from 'node:http';
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { fmp4, gradientPng, mp4, padded, pngSize } from './media.mjs';
+import { fmp4, gradientJpeg, gradientPng, imageSize, mp4, padded } from './media.mjs';
 
 const PRESETS = { square_hd: [1024, 1024], square: [512, 512], portrait_4_3: [768, 1024],
   portrait_16_9: [576, 1024], landscape_4_3: [1024, 768], landscape_16_9: [1024, 576] };
@@ -73,6 +76,7 @@ const bool = (input, field) => {
 const seedOf = (input) => (Number.isInteger(input.seed) ? input.seed : Math.floor(Math.random() * 2 ** 31));
 
 const FOREIGN_URL = 'https://cdn.evil.example/files/owned.png';
+const FILE_TYPES = { png: 'image/png', jpg: 'image/jpeg', mp4: 'video/mp4' };
 
 /** Wrong-shaped answers, by where they replace the real one: run (sync result), submit, status or result. */
 const SHAPES = {
@@ -94,7 +98,7 @@ const shapeOf = (prompt, where) => {
 };
 const HTML = Buffer.from('<!doctype html><script>fetch("/v1/account")</script>');
 
-/** output_format, num_images and seed, shared by the image models. */
+/** output_format, num_images and seed, shared by the image models (FLUX Krea and Kontext: jpeg | png). */
 function imageOptions(input) {
   const n = int(input, 'num_images', 1, 1, 4);
   const format = input.output_format ?? 'jpeg';
@@ -103,23 +107,26 @@ function imageOptions(input) {
 }
 
 /**
- * The images of a result: `partial` ones (#fal-partial) or n, each a PNG of exactly w x h (a soft gradient whose
- * colour follows the seed and the image's index). The file is always PNG bytes (served as image/png); for
- * output_format=jpeg the JSON still says image/jpeg.
+ * The images of a result: `partial` ones (#fal-partial) or n, each a file of exactly w x h in the requested format
+ * (PNG, or a baseline JPEG, served as image/png or image/jpeg; a soft gradient whose colour follows the seed and
+ * the image's index), reported with that width, height and content_type.
  */
 function makeImages(input, addFile, partial, { w, h, n, format, seed }) {
+  const ext = format === 'png' ? 'png' : 'jpg';
   const hostile = (make) => input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL
-    : input.prompt.includes('#fal-html') ? addFile('png', HTML) : addFile('png', make());
+    : input.prompt.includes('#fal-html') ? addFile('png', HTML) : addFile(ext, make());
   const images = Array.from({ length: partial ? 1 : n }, (_, i) => ({
-    url: hostile(() => gradientPng(w, h, [seed & 255, (seed >> 8) & 255, i * 60])),
+    url: hostile(() => (format === 'png' ? gradientPng : gradientJpeg)(w, h, [seed & 255, (seed >> 8) & 255, i * 60])),
     width: w, height: h, content_type: format === 'png' ? 'image/png' : 'image/jpeg',
   }));
   return { images, timings: { inference: 0.42 }, seed, has_nsfw_concepts: images.map(() => false), prompt: input.prompt };
 }
 
-/** Image models (ids containing `flux`): text to image. */
+/** Image models (ids containing `flux`), as fal-ai/flux/krea: text to image, num_inference_steps 1-50 (28). */
 function imageModel(input, addFile, partial) {
   str(input, 'prompt');
+  int(input, 'num_inference_steps', 28, 1, 50);
+  bool(input, 'enable_safety_checker');
   const size = input.image_size ?? 'landscape_4_3';
   let w, h;
   if (typeof size === 'string') {
@@ -135,17 +142,17 @@ function imageModel(input, addFile, partial) {
 const MAX_INPUT_PIXELS = 4096 * 4096; // a larger input image is treated as unreadable (1024x1024 out)
 
 /**
- * The width and height of a PNG given as a data: URI (base64 or percent-encoded), or null (an http(s) URL, which
- * the stand-in does not fetch; another type; an unreadable or implausibly large header).
+ * The width and height of a PNG, JPEG or WebP given as a data: URI (base64 or percent-encoded), or null (an
+ * http(s) URL, which the stand-in does not fetch; another type; an unreadable or implausibly large header).
  */
-function dataPngSize(url) {
+function dataImageSize(url) {
   const m = /^data:([^,]*),(.*)$/s.exec(url);
   if (!m) return null;
   let bytes;
   try {
-    bytes = /;base64$/i.test(m[1]) ? Buffer.from(m[2].slice(0, 64), 'base64') : Buffer.from(decodeURIComponent(m[2]), 'latin1');
+    bytes = /;base64$/i.test(m[1]) ? Buffer.from(m[2], 'base64') : Buffer.from(decodeURIComponent(m[2]), 'latin1');
   } catch { return null; }
-  const size = pngSize(bytes);
+  const size = imageSize(bytes);
   return size && size.width * size.height <= MAX_INPUT_PIXELS ? size : null;
 }
 
@@ -153,7 +160,7 @@ function dataPngSize(url) {
  * Image-to-image (ids ending in `/image-to-image` with `krea` or `flux`), as fal-ai/flux-1/krea/image-to-image:
  * prompt and image_url required, strength 0.01-1 (0.95), num_inference_steps 10-50 (40), seed, num_images 1-4,
  * output_format jpeg|png, enable_safety_checker. The images have the input's size when image_url is a data: URI of
- * a PNG, else 1024x1024.
+ * a PNG, JPEG or WebP, else 1024x1024.
  */
 function imageToImageModel(input, addFile, partial) {
   str(input, 'prompt');
@@ -161,8 +168,68 @@ function imageToImageModel(input, addFile, partial) {
   num(input, 'strength', 0.95, 0.01, 1);
   int(input, 'num_inference_steps', 40, 10, 50);
   bool(input, 'enable_safety_checker');
-  const { width: w, height: h } = dataPngSize(input.image_url) ?? { width: 1024, height: 1024 };
+  const { width: w, height: h } = dataImageSize(input.image_url) ?? { width: 1024, height: 1024 };
   return makeImages(input, addFile, partial, { w, h, ...imageOptions(input) });
+}
+
+/** Kontext output sizes (about one megapixel) by aspect_ratio. */
+const KONTEXT_SIZES = { '21:9': [1568, 672], '16:9': [1392, 752], '4:3': [1184, 880], '3:2': [1248, 832], '1:1': [1024, 1024],
+  '2:3': [832, 1248], '3:4': [880, 1184], '9:16': [752, 1392], '9:21': [672, 1568] };
+
+/**
+ * Multi-image editing (ids containing `kontext` and ending in `/multi`), as fal-ai/flux-pro/kontext/multi: prompt
+ * and image_urls (a non-empty list of strings) required; seed, guidance_scale, sync_mode, num_images 1-4,
+ * output_format jpeg|png, safety_tolerance '1'-'6', enhance_prompt, aspect_ratio (one of KONTEXT_SIZES). The
+ * images are about a megapixel: at aspect_ratio, or else at the aspect of the first input (when readable), or 1:1.
+ */
+function multiImageModel(input, addFile, partial) {
+  str(input, 'prompt');
+  const urls = input.image_urls;
+  if (urls == null) throw invalid('image_urls', 'field required', 'value_error.missing');
+  if (!Array.isArray(urls) || !urls.length) throw invalid('image_urls', 'value is not a valid list', 'type_error.list');
+  urls.forEach((u, i) => { if (typeof u !== 'string' || !u) throw invalid(['image_urls', i], 'str type expected', 'type_error.str'); });
+  num(input, 'guidance_scale', 3.5, 1, 20);
+  bool(input, 'sync_mode');
+  bool(input, 'enhance_prompt');
+  if (input.safety_tolerance != null && !['1', '2', '3', '4', '5', '6'].includes(input.safety_tolerance)) {
+    throw invalid('safety_tolerance', "value is not a valid enumeration member; permitted: '1', '2', '3', '4', '5', '6'", 'type_error.enum');
+  }
+  let ratio = input.aspect_ratio;
+  if (ratio != null && !KONTEXT_SIZES[ratio]) throw invalid('aspect_ratio', `value is not a valid enumeration member; permitted: ${Object.keys(KONTEXT_SIZES).join(', ')}`, 'type_error.enum');
+  if (ratio == null) {
+    const first = dataImageSize(urls[0]);
+    const aspect = first ? first.width / first.height : 1;
+    ratio = Object.keys(KONTEXT_SIZES).reduce((best, r) => {
+      const [a, b] = KONTEXT_SIZES[r], [c, d] = KONTEXT_SIZES[best];
+      return Math.abs(Math.log(a / b / aspect)) < Math.abs(Math.log(c / d / aspect)) ? r : best;
+    }, '1:1');
+  }
+  const [w, h] = KONTEXT_SIZES[ratio];
+  return makeImages(input, addFile, partial, { w, h, ...imageOptions(input) });
+}
+
+/** Wan/InfiniTalk output sizes (landscape width x height) by resolution; portrait swaps them, 1:1 is short x short. */
+const VIDEO_SIZES = { '480p': [832, 480], '580p': [1024, 576], '720p': [1280, 720] };
+const VIDEO_RATIOS = ['auto', '16:9', '9:16', '1:1'];
+
+/**
+ * The picture size a video endpoint delivers (the MP4's tkhd): Krea-Wan 14B text-to-video takes no size and makes
+ * 832x480 (Wan 14B's 480p; not verified for fal's endpoint); Wan image-to-video follows resolution (480p, 580p,
+ * 720p; default 720p) and aspect_ratio (auto = the input image's orientation when it is a readable data: URI, else
+ * 16:9); InfiniTalk follows resolution (480p, 720p; default 480p) in the portrait's orientation.
+ */
+function videoSize(id, input) {
+  if (id.includes('krea-wan-14b')) return [832, 480];
+  const infinitalk = id.includes('infinitalk');
+  const resolution = input.resolution ?? (infinitalk ? '480p' : '720p');
+  const allowed = infinitalk ? ['480p', '720p'] : Object.keys(VIDEO_SIZES);
+  if (!allowed.includes(resolution)) throw invalid('resolution', `value is not a valid enumeration member; permitted: ${allowed.map((r) => `'${r}'`).join(', ')}`, 'type_error.enum');
+  const ratio = infinitalk ? 'auto' : input.aspect_ratio ?? 'auto';
+  if (!VIDEO_RATIOS.includes(ratio)) throw invalid('aspect_ratio', `value is not a valid enumeration member; permitted: ${VIDEO_RATIOS.map((r) => `'${r}'`).join(', ')}`, 'type_error.enum');
+  const [long, short] = VIDEO_SIZES[resolution];
+  const image = typeof input.image_url === 'string' ? dataImageSize(input.image_url) : null;
+  const shape = ratio !== 'auto' ? ratio : !image ? '16:9' : image.width > image.height ? '16:9' : image.width < image.height ? '9:16' : '1:1';
+  return shape === '16:9' ? [long, short] : shape === '9:16' ? [short, long] : [short, short];
 }
 
 /** Video models (ids containing `wan` or `infinitalk`). */
@@ -186,18 +253,20 @@ function videoModel(id, input, addFile) {
   // #fal-half: any model delivers half of what was asked.
   let seconds = infinitalk && input.prompt.includes('#fal-short-audio') ? Math.min(2, frames / fps) : frames / fps;
   if (input.prompt.includes('#fal-half')) seconds /= 2;
-  const bytes = input.prompt.includes('#fal-html') ? HTML : videoFile(input.prompt, seconds, fps);
+  const [width, height] = videoSize(id, input);
+  const bytes = input.prompt.includes('#fal-html') ? HTML : videoFile(input.prompt, seconds, fps, width, height);
   const url = input.prompt.includes('#fal-foreign-url') ? FOREIGN_URL.replace('.png', '.mp4') : addFile('mp4', bytes);
   return { video: { url, content_type: 'video/mp4', file_name: url.split('/').pop(), file_size: bytes.length }, seed: seedOf(input) };
 }
 
 /**
- * The delivered MP4: plain; fragmented (#fal-fragmented: duration in mvex/mehd, #fal-fragmented-nomehd: only in
- * the fragments); or plain with an mvhd duration of 0 (#fal-zero-duration: a file whose length nobody can read).
+ * The delivered MP4 of `seconds` at `fps`, presented at width x height: plain; fragmented (#fal-fragmented: duration
+ * in mvex/mehd, #fal-fragmented-nomehd: only in the fragments); or plain with an mvhd duration of 0
+ * (#fal-zero-duration: a file whose length nobody can read).
  */
-function videoFile(prompt, seconds, fps) {
-  if (prompt.includes('#fal-fragmented')) return fmp4({ seconds, fps, mehd: !prompt.includes('#fal-fragmented-nomehd') });
-  const file = mp4({ seconds, fps, width: 64, height: 64 });
+function videoFile(prompt, seconds, fps, width, height) {
+  if (prompt.includes('#fal-fragmented')) return fmp4({ seconds, fps, width, height, mehd: !prompt.includes('#fal-fragmented-nomehd') });
+  const file = mp4({ seconds, fps, width, height });
   if (prompt.includes('#fal-zero-duration')) {
     // mvhd and mdhd (version 0): version/flags, creation, modification, timescale, then the duration.
     for (const box of ['mvhd', 'mdhd']) file.writeUInt32BE(0, file.indexOf(box, 0, 'latin1') + 4 + 16);
@@ -228,7 +297,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   const addFile = (ext, bytes) => {
     const name = `${randomUUID()}.${ext}`;
     const body = fileOpts.size > bytes.length ? padded(bytes, fileOpts.size) : bytes;
-    files.set(name, { bytes: body, type: ext === 'png' ? 'image/png' : 'video/mp4', chunked: fileOpts.chunked, fault: fileOpts.fault });
+    files.set(name, { bytes: body, type: FILE_TYPES[ext] ?? 'application/octet-stream', chunked: fileOpts.chunked, fault: fileOpts.fault });
     return `${origin}/files/${name}`;
   };
 
@@ -251,6 +320,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       const partial = prompt.includes('#fal-partial');
       // Before the `flux` check (flux-1/krea/image-to-image contains it); image-to-video (wan) ids never match.
       if (id.endsWith('/image-to-image') && (id.includes('krea') || id.includes('flux'))) return { output: imageToImageModel(input, addFile, partial) };
+      if (id.includes('kontext') && id.endsWith('/multi')) return { output: multiImageModel(input, addFile, partial) };
       if (id.includes('flux')) return { output: imageModel(input, addFile, partial) };
       if (id.includes('wan') || id.includes('infinitalk')) return { output: videoModel(id, input, addFile) };
       return { output: { input } }; // unknown endpoint: echo the input
@@ -260,10 +330,26 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     }
   }
 
+  // Queue: a job is IN_QUEUE for its first status poll, or, with #fal-queue-<n> (n requests ahead at submission),
+  // for n + 1 polls, its queue_position falling by one each (n, n-1, … 0); then IN_PROGRESS; COMPLETED after one
+  // more poll (#fal-slow: four more) or by the clock. #fal-start-timeout: no runner ever frees up — with an
+  // X-Fal-Request-Timeout the deadline counts as passed when the clock would have completed it (COMPLETED, and the
+  // result is fal's 504 request_timeout with X-Fal-Request-Timeout-Type: user); without one it waits forever.
+  const queued = (job) => Number(job.prompt.match(/#fal-queue-(\d+)/)?.[1] ?? 0);
+  const position = (job) => Math.max(0, queued(job) - Math.max(0, job.polls - 1));
   const progress = (job) => {
     const slow = job.prompt.includes('#fal-slow');
+    const ahead = queued(job);
     if (job.cancelled) return 'COMPLETED';
     if (job.prompt.includes('#fal-hang')) return job.polls <= 1 ? 'IN_QUEUE' : 'IN_PROGRESS'; // never completes
+    if (job.prompt.includes('#fal-start-timeout')) {
+      return job.startTimeout !== null && Date.now() - job.at > COMPLETE_AFTER_MS ? 'COMPLETED' : 'IN_QUEUE';
+    }
+    if (ahead > 0) {
+      const early = Date.now() - job.at <= (slow ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS);
+      if (job.polls <= ahead + 1 && early) return 'IN_QUEUE';
+      return job.polls <= ahead + (slow ? 5 : 2) && early ? 'IN_PROGRESS' : 'COMPLETED';
+    }
     if (job.polls > (slow ? 5 : 2) || Date.now() - job.at > (slow ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS)) return 'COMPLETED';
     return job.polls <= 1 ? 'IN_QUEUE' : 'IN_PROGRESS';
   };
@@ -315,20 +401,29 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     if (method === 'POST') { // submit: POST {queue}/{full id}
       const base = endpointBase(rest);
       if (!base) return NOT_FOUND;
+      // X-Fal-Request-Timeout: seconds (> 0.1) for a runner to start; not verified how fal answers a malformed one.
+      const timeout = req.headers['x-fal-request-timeout'];
+      if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(String(timeout)) && Number(timeout) > 0.1)) {
+        return { status: 400, body: { detail: 'Invalid X-Fal-Request-Timeout header: seconds greater than 0.1' } };
+      }
       const r = evaluate(rest, input);
       if ('error' in r) return r.error;
-      const job = { id: randomUUID(), endpoint: rest, base, prompt, output: r.output, failure: jobFailure(prompt),
-        at: Date.now(), polls: 0, cancelled: false,
+      const startTimeout = timeout === undefined ? null : Number(timeout);
+      const startFailure = prompt.includes('#fal-start-timeout') && startTimeout !== null
+        ? { ...failure(504, 'Request timed out', 'request_timeout'), headers: { 'x-fal-error-type': 'request_timeout', 'x-fal-request-timeout-type': 'user' } }
+        : null;
+      const job = { id: randomUUID(), endpoint: rest, base, prompt, output: r.output, failure: startFailure ?? jobFailure(prompt),
+        at: Date.now(), polls: 0, cancelled: false, startTimeout,
         hookUrl: url.searchParams.get('fal_webhook') || null, hookTimer: null, hooked: false };
       jobs.set(job.id, job);
-      if (job.hookUrl && !prompt.includes('#fal-hang')) {
+      if (job.hookUrl && !prompt.includes('#fal-hang') && !(prompt.includes('#fal-start-timeout') && startTimeout === null)) {
         // The job completes by the clock (polled or not): just past the moment a status call would say COMPLETED.
         const t = setTimeout(() => { timers.delete(t); job.hookTimer = null; state(job); },
           (prompt.includes('#fal-slow') ? SLOW_COMPLETE_AFTER_MS : COMPLETE_AFTER_MS) + 20);
         timers.add(t);
         job.hookTimer = t;
       }
-      return shapeOf(prompt, 'submit') ?? { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: 0 } };
+      return shapeOf(prompt, 'submit') ?? { status: 200, body: { status: 'IN_QUEUE', ...links(job), queue_position: queued(job) } };
     }
     // GET {queue}/{owner/alias}/requests/{id}[/status] and PUT .../requests/{id}/cancel
     const segs = rest.split('/');
@@ -347,7 +442,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       if (url.searchParams.get('logs') === '1') {
         body.logs = status === 'IN_QUEUE' ? [] : [{ message: 'Running model', level: 'INFO', source: 'USER', timestamp: new Date(job.at).toISOString() }];
       }
-      if (status === 'IN_QUEUE') body.queue_position = 0;
+      if (status === 'IN_QUEUE') body.queue_position = position(job);
       if (status === 'COMPLETED') {
         body.metrics = { inference_time: job.cancelled ? null : 0.42 };
         if (job.failure) {

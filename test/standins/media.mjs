@@ -129,6 +129,107 @@ export function pngSize(bytes) {
   return width && height ? { width, height } : null;
 }
 
+// ---------------------------------------------------------------- JPEG
+
+/**
+ * A baseline JPEG (JFIF, 8-bit YCbCr 4:4:4, one interleaved scan) of exactly width x height whose every 8x8 block is
+ * one flat colour: only DC coefficients are coded (each block's AC part is a lone EOB), with a quantisation table
+ * of ones and two tiny canonical Huffman tables (DC categories 0–11 as 4-bit codes; AC: EOB only, as '00'). Any
+ * conforming decoder reads it. `colour(bx, by)` gives the RGB of block (bx, by).
+ */
+function encodeJpeg(width, height, colour) {
+  positiveInt('width', width);
+  positiveInt('height', height);
+  if (width > 65535 || height > 65535) throw new RangeError('JPEG sides are at most 65535');
+  const segment = (marker, ...parts) => { const body = Buffer.concat(parts); return Buffer.concat([u16(0xff00 | marker), u16(body.length + 2), body]); };
+  const app0 = segment(0xe0, Buffer.from('JFIF\0', 'latin1'), Buffer.from([1, 1, 0]), u16(1), u16(1), Buffer.from([0, 0]));
+  const dqt = segment(0xdb, Buffer.from([0]), Buffer.alloc(64, 1));
+  const sof0 = segment(0xc0, Buffer.from([8]), u16(height), u16(width), Buffer.from([3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]));
+  const dcBits = Buffer.alloc(16); dcBits[3] = 12; // twelve 4-bit codes: 0000 … 1011
+  const acBits = Buffer.alloc(16); acBits[1] = 1; // one 2-bit code, 00, for EOB
+  const dht = segment(0xc4, Buffer.from([0x00]), dcBits, Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), Buffer.from([0x10]), acBits, Buffer.from([0x00]));
+  const sos = segment(0xda, Buffer.from([3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 63, 0]));
+
+  const bw = Math.ceil(width / 8), bh = Math.ceil(height / 8);
+  const out = Buffer.alloc(bw * bh * 3 * 4 + 16); // at most 4+11+2 bits a block and component, plus stuffing
+  let at = 0, acc = 0, n = 0;
+  const put = (value, bits) => {
+    for (let i = bits - 1; i >= 0; i--) {
+      acc = (acc << 1) | ((value >>> i) & 1);
+      if (++n === 8) { out[at++] = acc; if (acc === 0xff) out[at++] = 0; acc = 0; n = 0; }
+    }
+  };
+  const clamp = (v) => Math.max(0, Math.min(255, v));
+  const pred = [0, 0, 0];
+  for (let by = 0; by < bh; by++) {
+    for (let bx = 0; bx < bw; bx++) {
+      const [r, g, b] = colour(bx, by);
+      const ycc = [0.299 * r + 0.587 * g + 0.114 * b, -0.168736 * r - 0.331264 * g + 0.5 * b + 128, 0.5 * r - 0.418688 * g - 0.081312 * b + 128];
+      for (let c = 0; c < 3; c++) {
+        const dc = 8 * (Math.round(clamp(ycc[c])) - 128); // the DCT of a flat block: 8 x the level-shifted value
+        const diff = dc - pred[c];
+        pred[c] = dc;
+        const size = diff === 0 ? 0 : 32 - Math.clz32(Math.abs(diff));
+        put(size, 4);
+        if (size) put(diff < 0 ? diff + (1 << size) - 1 : diff, size);
+        put(0, 2); // EOB
+      }
+    }
+  }
+  if (n) put(0xff, 8 - n); // pad with 1 bits
+  return Buffer.concat([u16(0xffd8), app0, dqt, sof0, dht, sos, out.subarray(0, at), u16(0xffd9)]);
+}
+
+/**
+ * A JPEG of a soft diagonal gradient around `rgb`, in 8x8 blocks (as gradientPng, blockwise).
+ * @param {number} width @param {number} height @param {[number, number, number]} [rgb] @returns {Buffer}
+ */
+export function gradientJpeg(width, height, rgb = [128, 128, 128]) {
+  const base = [0, 1, 2].map((c) => (rgb[c] ?? 0) & 0xff);
+  const dir = base.map((v) => (v < 128 ? 1 : -1));
+  return encodeJpeg(width, height, (bx, by) => {
+    const d = Math.floor((bx * 8 * 32) / width) + Math.floor((by * 8 * 32) / height);
+    return base.map((v, c) => v + dir[c] * d);
+  });
+}
+
+/**
+ * The width and height of a PNG, a JPEG (its first SOFn) or a WebP (VP8 / VP8L / VP8X), or null.
+ * @param {Uint8Array} bytes @returns {{ width: number, height: number } | null}
+ */
+export function imageSize(bytes) {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const png = pngSize(b);
+  if (png) return png;
+  if (b.length > 4 && b[0] === 0xff && b[1] === 0xd8) {
+    for (let p = 2; p + 9 < b.length;) {
+      if (b[p] !== 0xff) return null;
+      const m = b[p + 1];
+      if (m === 0xff) { p++; continue; }
+      if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { p += 2; continue; }
+      if (m === 0xd9 || m === 0xda) return null;
+      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+        const height = b.readUInt16BE(p + 5), width = b.readUInt16BE(p + 7);
+        return width && height ? { width, height } : null;
+      }
+      p += 2 + b.readUInt16BE(p + 2);
+    }
+    return null;
+  }
+  if (b.length >= 30 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') {
+    const kind = b.toString('latin1', 12, 16);
+    if (kind === 'VP8X') return { width: 1 + b.readUIntLE(24, 3), height: 1 + b.readUIntLE(27, 3) };
+    if (kind === 'VP8L' && b[20] === 0x2f) {
+      const v = b.readUInt32LE(21);
+      return { width: 1 + (v & 0x3fff), height: 1 + ((v >>> 14) & 0x3fff) };
+    }
+    if (kind === 'VP8 ' && b[23] === 0x9d && b[24] === 0x01 && b[25] === 0x2a) {
+      return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+    }
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------- MP4 (ISO-BMFF)
 
 /** A box: 32-bit size + 4-char type + payload. */
