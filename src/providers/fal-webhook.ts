@@ -1,4 +1,4 @@
-// fal's webhook signature (shared/reference/fal.md): ED25519 over
+// fal's webhook signature (docs/reference/fal.md): ED25519 over
 // `request_id \n user_id \n timestamp \n hex(sha256(raw body))`, from the headers X-Fal-Webhook-Request-Id,
 // -User-Id, -Timestamp (unix s) and -Signature (hex); public keys from fal's JWKS (`FAL_JWKS_URL`), every key tried;
 // timestamps more than 300 s off are refused. Keys are cached per isolate for a day and re-fetched at most every

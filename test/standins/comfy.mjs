@@ -1,4 +1,4 @@
-// Stand-in for the self-hosted ComfyUI worker (native API, see shared/reference/comfyui-worker.md),
+// Stand-in for the self-hosted ComfyUI worker (native API, see docs/reference/comfyui-worker.md),
 // with the deployment's auth (bearer token or AWS SigV4) in front. In-memory, 127.0.0.1 only.
 import { createServer } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';

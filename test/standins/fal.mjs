@@ -1,4 +1,4 @@
-// Stand-in for fal.ai (sync runner + queue + CDN files), speaking the protocol in shared/reference/fal.md.
+// Stand-in for fal.ai (sync runner + queue + CDN files), speaking the protocol in docs/reference/fal.md.
 // In-memory, 127.0.0.1 only, only node: builtins. Failure injection by markers in the input `prompt`
 // (so concurrent tests don't interfere): #fal-422 #fal-500 #fal-503 #fal-timeout #fal-hang #fal-partial
 // #fal-job-fail #fal-job-fail-422 #fal-slow #fal-short-audio #fal-half #fal-queue-<n> #fal-start-timeout (see the queue
