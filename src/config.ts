@@ -1,9 +1,8 @@
 import * as z from 'zod/mini';
 import { ApiError } from './http/errors';
 import type { Env } from './env';
-import { parseHostList } from './http/urls';
-import { parseOrigins } from './http/cors';
-import { aliasTable, OPENAI_ALIASES, type AliasTable } from './catalog/models';
+import { parseHostList, parseOrigins } from './http/urls';
+import { aliasTable, findModel, OPENAI_ALIASES, type AliasTable, type Canonical } from './catalog/models';
 
 const str = z.string().check(z.trim(), z.minLength(1));
 /** A fal endpoint id (`owner/alias[/path]`); bounded so that a video id carrying it stays within 255 characters. */
@@ -45,8 +44,19 @@ const schema = z.object({
   MEDIA_URL_TTL_SECONDS: intVar(900, 10, 7 * 24 * 3600),
   PRICE_MARGIN_BPS: intVar(1000, 0, 100_000),
   UPSTREAM_TIMEOUT_SECONDS: intVar(120, 1, 900),
+  // A synchronous image's upstream work, all attempts and fallbacks included (capped by UPSTREAM_TIMEOUT_SECONDS).
+  UPSTREAM_DEADLINE_MS: intVar(90_000, 500, 900_000),
+  UPSTREAM_MAX_ATTEMPTS: intVar(3, 1, 10),
+  BREAKER_THRESHOLD: intVar(5, 1, 1000),
+  BREAKER_COOLDOWN_MS: intVar(30_000, 50, 3_600_000),
+  // 0: off. Otherwise the worker is given no new image while this many prompts are queued or running on it.
+  WORKER_MAX_QUEUE: intVar(0, 0, 100_000),
+  FALLBACKS: opt,
   ALLOW_INSECURE_URLS: flag,
   STORE_TIMEOUT_MS: intVar(3000, 50, 60_000),
+  // A video job's lifetime: past it, unfinished, it is cancelled and fails with its hold released. At most 5 h (the
+  // 6 h hold less an hour to run: VIDEO_START_TIMEOUT_SEC), so no hold ever outlives the job it covers.
+  VIDEO_JOB_DEADLINE_SEC: intVar(3600, 1, 18_000),
   TEST_KEY_RPM: intVar(10, 1, 100_000),
   AUDIT_RETENTION_DAYS: intVar(400, 1, 3650),
   MODEL_ALIASES: opt,
@@ -76,6 +86,8 @@ export interface Config extends Vars {
   modelAliases: AliasTable;
   /** Parsed CORS_ORIGINS. */
   corsOrigins: ReturnType<typeof parseOrigins>;
+  /** Parsed FALLBACKS: per image model, the other fal endpoints tried in order, with their base prices. */
+  fallbacks: Fallbacks;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -133,6 +145,12 @@ export function parseConfig(env: Env): Config {
   } catch {
     throw configError('invalid setting CORS_ORIGINS (comma-separated origins like https://app.example.com, or *)');
   }
+  let fallbacks: Fallbacks;
+  try {
+    fallbacks = parseFallbacks(v.FALLBACKS);
+  } catch {
+    throw configError('invalid setting FALLBACKS (a JSON object: {"krea-2": [{"endpoint": "fal-ai/flux/dev", "base_micro": 25000}, …]}, image models only, at most 3 each)');
+  }
   let falMediaHosts: ReturnType<typeof parseHostList>;
   try {
     falMediaHosts = parseHostList(v.FAL_MEDIA_HOSTS);
@@ -142,6 +160,7 @@ export function parseConfig(env: Env): Config {
   return {
     ...v,
     falMediaHosts,
+    fallbacks,
     modelAliases,
     corsOrigins,
     workerHost: v.WORKER_URL ? new URL(v.WORKER_URL).host : null,
@@ -175,6 +194,24 @@ export function residency(cfg: Config): { region: string; ledger: 'durable_objec
   return j
     ? { region: j, ledger: 'durable_object', note: `Every Durable Object is created in the '${j}' jurisdiction` }
     : { region: 'unrestricted', ledger: 'durable_object', note: 'No DATA_JURISDICTION: Durable Objects are placed by Cloudflare without a jurisdiction restriction' };
+}
+
+export type Fallbacks = Partial<Record<Canonical, { endpoint: string; baseMicro: number }[]>>;
+
+const fallbackList = z.array(z.strictObject({ endpoint, base_micro: z.number().check(z.int(), z.gte(1), z.lte(100_000_000)) })).check(z.maxLength(3));
+
+/** FALLBACKS: only image models (video submits are never repeated or redirected), each endpoint a fal id. */
+function parseFallbacks(raw: string | undefined): Fallbacks {
+  if (!raw) return {};
+  const json = JSON.parse(raw) as unknown;
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new TypeError('not an object');
+  const out: Fallbacks = {};
+  for (const [name, list] of Object.entries(json)) {
+    const model = findModel(name);
+    if (!model || model.id !== name || model.kind !== 'image') throw new TypeError(`not an image model: ${name}`);
+    out[model.id] = fallbackList.parse(list).map((f) => ({ endpoint: f.endpoint, baseMicro: f.base_micro }));
+  }
+  return out;
 }
 
 function configError(what: string): ApiError {

@@ -1,9 +1,10 @@
-import type { LedgerStore } from './ledger/durable';
-import type { JobMessage } from './jobs/queue';
+// The bottom of the import graph: bindings as the runtime hands them over. Nothing here imports the layers above;
+// the ledger types its namespace (src/ledger/durable.ts) and the queue its messages (src/jobs/queue.ts).
 
 /** Bindings and variables as wrangler passes them (all vars arrive as strings). */
 export interface Env {
-  LEDGER: DurableObjectNamespace<LedgerStore>;
+  /** The embedded ledger's Durable Object namespace (class LedgerStore). */
+  LEDGER: DurableObjectNamespace;
   MEDIA?: R2Bucket;
   FAL_KEY?: string;
   FAL_RUN_URL?: string;
@@ -31,6 +32,18 @@ export interface Env {
   PRICE_MARGIN_BPS?: string;
   /** Extension: deadline for one synchronous provider call (default 120). */
   UPSTREAM_TIMEOUT_SECONDS?: string;
+  /** A synchronous image's whole upstream budget, retries and fallbacks included, ms (default 90000; at most the timeout). */
+  UPSTREAM_DEADLINE_MS?: string;
+  /** Attempts per upstream endpoint for a synchronous image (default 3: two retries). */
+  UPSTREAM_MAX_ATTEMPTS?: string;
+  /** Consecutive failed requests that open an upstream's circuit breaker (default 5). */
+  BREAKER_THRESHOLD?: string;
+  /** How long an open breaker answers 503 before one probe goes through, ms (default 30000). */
+  BREAKER_COOLDOWN_MS?: string;
+  /** The worker gets no new image while this many prompts are queued or running on it (default 0: off). */
+  WORKER_MAX_QUEUE?: string;
+  /** JSON: per image model, other fal endpoints tried when the primary fails retryably ({"krea-2": [{"endpoint", "base_micro"}]}). */
+  FALLBACKS?: string;
   /** Local development only: http and loopback customer URLs (default false). */
   ALLOW_INSECURE_URLS?: string;
   /** The shared test key's requests per minute (default 10). */
@@ -39,8 +52,10 @@ export interface Env {
   MODEL_ALIASES?: string;
   /** Deadline of one ledger call, ms (default 3000). */
   STORE_TIMEOUT_MS?: string;
+  /** A video job not finished this many seconds after it was created is cancelled at the provider and fails, unbilled (default 3600). */
+  VIDEO_JOB_DEADLINE_SEC?: string;
   /** Queue of follow-up work: compensations whose outcome was unknown (and the job watcher). */
-  JOBS?: Queue<JobMessage>;
+  JOBS?: Queue;
   /** Hosts fal outputs may be fetched from (default fal's CDN: fal.media, *.fal.media). */
   FAL_MEDIA_HOSTS?: string;
   /** fal's webhook signing keys (JWKS); the stand-in serves its own in tests and npm run dev. */
@@ -55,4 +70,6 @@ export interface Env {
   DATA_JURISDICTION?: string;
   /** Re-hosted outputs are deleted by the gateway this many hours after they were written (default 24). */
   MEDIA_RETENTION_HOURS?: string;
+  /** Optional Workers Analytics Engine dataset: one data point per request (src/http/log.ts); unbound, none. */
+  METRICS?: AnalyticsEngineDataset;
 }

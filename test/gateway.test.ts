@@ -168,11 +168,11 @@ describe('operator API and account', () => {
     const issue = await gw.admin('/admin/keys', { method: 'POST', body: JSON.stringify({ tier: 'paid', account, credits_micro: 50_000, rpm: 30 }) });
     expect(issue.status).toBe(201);
     const k = (await issue.json()) as Record<string, string>;
-    expect(k).toEqual({ key: expect.stringMatching(/^phi_/), key_id: expect.stringMatching(/^key_/), account, tier: 'paid', rpm: 30, label: null, created_at: expect.any(Number), expires_at: null });
+    expect(k).toEqual({ key: expect.stringMatching(/^phi_/), key_id: expect.stringMatching(/^key_/), account, tier: 'paid', rpm: 30, label: null, created_at: expect.any(Number), expires_at: null, budget_micro: null, budget_period: null });
     const top = await gw.admin(`/admin/accounts/${account}/credits`, { method: 'POST', body: JSON.stringify({ amount_micro: 16_000 }) });
     expect(await top.json()).toEqual({ account, balance_micro: 66_000 });
     const me = await gw.authed(k.key!, '/v1/account');
-    expect(await me.json()).toEqual({ account, tier: 'paid', balance_micro: 66_000, held_micro: 0, available_micro: 66_000, rate_limit: { rpm: 30 }, residency: expect.objectContaining({ region: 'unrestricted' }) });
+    expect(await me.json()).toEqual({ account, tier: 'paid', key_id: k.key_id, balance_micro: 66_000, held_micro: 0, available_micro: 66_000, rate_limit: { rpm: 30 }, budget: null, residency: expect.objectContaining({ region: 'unrestricted' }) });
     await gw.authed(k.key!, '/v1/images/generations', { method: 'POST', body: JSON.stringify({ prompt: uniq('usage') }) });
     const view = await gw.balance(account);
     expect(view).toMatchObject({ balance_micro: 33_000, spent_micro: 33_000, charges: 1, available_micro: 33_000 });

@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { DurableLedger } from '../src/ledger/durable';
 import { gcra, type Ledger } from '../src/ledger/types';
 import { UpstashLedger } from '../src/ledger/upstash';
+import { budgetCheck, periodOf } from '../src/ledger/budget';
 import { requireService, uniq } from './helpers';
 
 const upstashUrl = inject('upstashUrl');
@@ -327,6 +328,30 @@ describe.each(stores)('ledger contract: %s', (_name, make) => {
     expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: 'done' });
   });
 
+  it("a release naming the marker's owner (its admit's now and pending TTL) clears that marker only, never a retry's", async () => {
+    const account = uniq('acct');
+    const idem = { key: 'idem-3', fingerprint: 'fp', pendingTtlSec: 60 };
+    const first = now();
+    expect(await admit(account, { idem, now: first })).toEqual({ ok: true });
+    // Another owner (a retry's marker, set at another time): kept.
+    await ledger.release({ account, idemKey: 'idem-3', idemOwner: { at: first + 1, ttlSec: 60 }, now: now() });
+    expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'in_flight' });
+    // Its own: cleared; the retry then sets its own marker, which a late copy of the first release leaves alone.
+    await ledger.release({ account, idemKey: 'idem-3', idemOwner: { at: first, ttlSec: 60 }, now: now() });
+    const retry = first + 5;
+    expect(await admit(account, { idem, now: retry })).toEqual({ ok: true });
+    await ledger.release({ account, idemKey: 'idem-3', idemOwner: { at: first, ttlSec: 60 }, now: now() });
+    expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'in_flight' });
+    // Concurrent releases of the same owner and retries: exactly one retry gets the key.
+    await ledger.release({ account, idemKey: 'idem-3', idemOwner: { at: retry, ttlSec: 60 }, now: now() });
+    const racers = await Promise.all(Array.from({ length: 8 }, (_, i) => admit(account, { idem, now: retry + 10 + i })));
+    expect(racers.filter((r) => r.ok)).toHaveLength(1);
+    // A finished record is never cleared, by any owner.
+    await ledger.remember({ account, now: now(), idem: { key: 'idem-3', fingerprint: 'fp', response: 'done', ttlSec: 600 } });
+    for (const at of [first, retry, retry + 10]) await ledger.release({ account, idemKey: 'idem-3', idemOwner: { at, ttlSec: 60 }, now: now() });
+    expect(await admit(account, { idem })).toEqual({ ok: false, reason: 'replay', response: 'done' });
+  });
+
   it('erases an account: refused with money unless forced; keys, money, usage, jobs, idempotency and webhook go, the tombstone stays; idempotent', async () => {
     const account = uniq('erase');
     const [h1, h2] = [uniq('h'), uniq('h')];
@@ -378,5 +403,133 @@ describe('GCRA', () => {
       // beyond the burst: admitted[i + rpm] is at least 60 s after admitted[i] minus one interval.
       for (let i = 0; i + rpm < admitted.length; i++) expect(admitted[i + rpm]! - admitted[i]!).toBeGreaterThanOrEqual(60_000 / rpm - 1e-6);
     }
+  });
+});
+
+// Per-key budgets (issue 21): the key's spend counter is checked and moved in the same atomic admit as the balance.
+describe.each(stores)('ledger contract, per-key budgets: %s', (_name, make) => {
+  const ledger = make();
+  const now = () => Date.now();
+  const budgetOf = (id: string, limit: number) => ({ id, limit, until: 0 });
+  const charge = (account: string, id: string, amount: number, budget = budgetOf('k1:total:0', 100_000), t = now()) =>
+    ledger.admit({ account, keyId: 'k1', rpm: 100_000, now: t, charge: { id, amount, memo: '{"t":"image","m":"krea-2"}' }, budget, model: 'krea-2' });
+  const hold = (account: string, id: string, amount: number, budget = budgetOf('k1:total:0', 100_000), t = now()) =>
+    ledger.admit({ account, keyId: 'k1', rpm: 100_000, now: t, hold: { id, amount, ttlSec: 600 }, budget, model: 'wan' });
+  const counter = async (account: string, id = 'k1:total:0', t = now()) => (await ledger.account(account, t, id))!.counter;
+
+  it('charges and holds count against the budget like against the balance; refunds, releases and settles give back', async () => {
+    const account = uniq('budget');
+    await ledger.credit(account, 1_000_000, true);
+    expect(await charge(account, 'c1', 33_000)).toEqual({ ok: true });
+    expect(await charge(account, 'c2', 33_000)).toEqual({ ok: true });
+    expect(await charge(account, 'c2', 33_000)).toEqual({ ok: true }); // a resend counts once
+    expect(await hold(account, 'h1', 30_000)).toEqual({ ok: true });
+    expect(await counter(account)).toEqual({ charged: 66_000, held: 30_000 });
+    expect(await charge(account, 'c3', 33_000)).toEqual({ ok: false, reason: 'budget_exceeded', remainingMicro: 4_000 });
+    expect(await hold(account, 'h2', 4_001)).toEqual({ ok: false, reason: 'budget_exceeded', remainingMicro: 4_000 });
+    // A refused request moved nothing: not the balance, not the counter, and its claim can be charged later.
+    expect((await ledger.account(account, now()))!).toMatchObject({ balance_micro: 934_000, held_micro: 30_000 });
+    await ledger.release({ account, holdId: 'h1', now: now() });
+    expect(await charge(account, 'c3', 33_000)).toEqual({ ok: true });
+    expect(await counter(account)).toEqual({ charged: 99_000, held: 0 });
+    expect(await ledger.refund({ account, claim: 'c3', keep: 0, now: now() })).toBe(0);
+    expect(await ledger.refund({ account, claim: 'c2', keep: 11_000, now: now() })).toBe(11_000);
+    expect(await ledger.refund({ account, claim: 'c2', keep: 11_000, now: now() })).toBe(11_000); // once
+    expect(await counter(account)).toEqual({ charged: 44_000, held: 0 });
+    // A hold settles into its charge under the same counter (the reservation becomes what was billed).
+    expect(await hold(account, 'h3', 50_000)).toEqual({ ok: true });
+    expect(await counter(account)).toEqual({ charged: 44_000, held: 50_000 });
+    expect(await ledger.settle({ account, claim: 'job', amount: 20_000, holdId: 'h3', memo: '', now: now() })).toMatchObject({ ok: true, charged: true });
+    expect(await ledger.settle({ account, claim: 'job', amount: 20_000, holdId: 'h3', memo: '', now: now() })).toMatchObject({ ok: true, charged: false });
+    expect(await counter(account)).toEqual({ charged: 64_000, held: 0 });
+    expect(await charge(account, 'c4', 36_000)).toEqual({ ok: true }); // exactly the budget
+    expect(await charge(account, 'c5', 1)).toEqual({ ok: false, reason: 'budget_exceeded', remainingMicro: 0 });
+    // Another key's counter is its own; $0 and unbudgeted requests are not limited by it.
+    expect(await charge(account, 'c6', 33_000, budgetOf('k2:total:0', 50_000))).toEqual({ ok: true });
+    expect(await charge(account, 'c7', 0)).toEqual({ ok: true });
+    expect(await ledger.admit({ account, keyId: 'k1', rpm: 100_000, now: now(), charge: { id: 'c8', amount: 33_000, memo: '' } })).toEqual({ ok: true });
+    // The balance is still checked first.
+    const poor = uniq('budget');
+    await ledger.credit(poor, 10_000, true);
+    expect(await charge(poor, 'p1', 20_000)).toEqual({ ok: false, reason: 'insufficient', availableMicro: 10_000 });
+    // Refusals are counted per minute, key, model and code (statistics).
+    const { refusals } = await ledger.activity(account, now() - 60_000, now() + 60_000);
+    expect(refusals.filter((r) => r.code === 'budget_exceeded').reduce((n, r) => n + r.n, 0)).toBe(3);
+    expect(refusals.find((r) => r.code === 'budget_exceeded' && r.model === 'wan')).toMatchObject({ keyId: 'k1', n: 1 });
+    expect((await ledger.activity(poor, now() - 60_000, now() + 60_000)).refusals).toEqual([expect.objectContaining({ code: 'insufficient_quota', keyId: 'k1', model: 'krea-2', n: 1 })]);
+  });
+
+  it('30 concurrent charges (and 30 concurrent holds) against a budget that covers 7 → exactly 7 served', async () => {
+    const account = uniq('budget');
+    await ledger.credit(account, 10_000_000, true);
+    const b = budgetOf('k1:month:1', 7 * 33_000 + 32_999);
+    const charges = await Promise.all(Array.from({ length: 30 }, (_, i) => charge(account, `cc${i}`, 33_000, b)));
+    expect(charges.filter((r) => r.ok)).toHaveLength(7);
+    expect(charges.filter((r) => !r.ok && r.reason === 'budget_exceeded')).toHaveLength(23);
+    expect(await counter(account, b.id)).toEqual({ charged: 7 * 33_000, held: 0 });
+    expect((await ledger.account(account, now()))!.balance_micro).toBe(10_000_000 - 7 * 33_000);
+    const h = budgetOf('k1:month:2', 7 * 88_000);
+    const holds = await Promise.all(Array.from({ length: 30 }, (_, i) => hold(account, `hh${i}`, 88_000, h)));
+    expect(holds.filter((r) => r.ok)).toHaveLength(7);
+    expect(await counter(account, h.id)).toEqual({ charged: 0, held: 7 * 88_000 });
+  });
+
+  it('a period rollover mid-burst stays exact: each period serves exactly its budget; a hold settles into the period it was made in', async () => {
+    const account = uniq('budget');
+    await ledger.credit(account, 10_000_000, true);
+    const budget = { micro: 7 * 33_000, period: 'day' as const };
+    const midnight = Math.ceil(now() / 86_400_000) * 86_400_000;
+    // 30 requests at once, alternating between the last millisecond of one day and the first of the next.
+    const times = Array.from({ length: 30 }, (_, i) => (i % 2 ? midnight : midnight - 1));
+    const results = await Promise.all(times.map((t, i) => charge(account, `r${i}`, 33_000, budgetCheck('k1', budget, t), t)));
+    const served = (day: number) => results.filter((r, i) => r.ok && times[i] === day).length;
+    expect([served(midnight - 1), served(midnight)]).toEqual([7, 7]);
+    expect(await counter(account, budgetCheck('k1', budget, midnight - 1).id, midnight)).toEqual({ charged: 7 * 33_000, held: 0 });
+    expect(await counter(account, budgetCheck('k1', budget, midnight).id, midnight)).toEqual({ charged: 7 * 33_000, held: 0 });
+    // A video held under a monthly budget just before the month ends settles into that month's counter.
+    const monthly = { micro: 100_000, period: 'month' as const };
+    const endOfMonth = periodOf('month', now()).end!;
+    const before = budgetCheck('k1', monthly, endOfMonth - 1);
+    expect(await hold(account, 'late', 90_000, before, endOfMonth - 1)).toEqual({ ok: true });
+    expect(await ledger.settle({ account, claim: 'late-job', amount: 80_000, holdId: 'late', memo: '', now: endOfMonth + 1 })).toMatchObject({ charged: true });
+    expect(await counter(account, before.id, endOfMonth + 1)).toEqual({ charged: 80_000, held: 0 });
+    expect(await counter(account, budgetCheck('k1', monthly, endOfMonth + 1).id, endOfMonth + 1)).toEqual({ charged: 0, held: 0 });
+  });
+
+  it('keys carry their budget: issued, found, changed by a patch (a revoked key is left alone), listed with the period used', async () => {
+    const account = uniq('budget');
+    const [h1, h2] = [uniq('h'), uniq('h')];
+    await ledger.issueKey(h1, { keyId: `${h1}-id`, account, tier: 'paid', rpm: 5, budget: { micro: 50_000, period: 'day' } }, 1_000_000, { label: 'team a', createdAt: 1_790_000_000 });
+    await ledger.issueKey(h2, { keyId: `${h2}-id`, account, tier: 'paid', rpm: 5 }, 0, { label: null, createdAt: 1_790_000_001 });
+    expect((await ledger.findKey(h1))?.budget).toEqual({ micro: 50_000, period: 'day' });
+    expect((await ledger.findKey(h2))?.budget ?? null).toBeNull();
+    const t = now();
+    expect(await charge(account, 'k-c1', 33_000, budgetCheck(`${h1}-id`, { micro: 50_000, period: 'day' }, t), t)).toEqual({ ok: true });
+    let keys = await ledger.listKeys(account);
+    expect(keys[0]).toMatchObject({ budget: { micro: 50_000, period: 'day' }, budgetUsed: { charged: 33_000, held: 0 } });
+    expect(keys[1]).toMatchObject({ budget: null, budgetUsed: null });
+    expect(await ledger.updateKey(`${h1}-id`, { budget: { micro: 70_000, period: 'day' }, label: 'team a2', rpm: 9 })).toEqual({ account, revoked: false });
+    expect(await ledger.findKey(h1)).toMatchObject({ rpm: 9, budget: { micro: 70_000, period: 'day' } });
+    keys = await ledger.listKeys(account);
+    expect(keys[0]).toMatchObject({ label: 'team a2', rpm: 9, budget: { micro: 70_000, period: 'day' }, budgetUsed: { charged: 33_000, held: 0 } });
+    expect(await ledger.updateKey(`${h1}-id`, { budget: null, expiresAt: 1_890_000_000, label: null })).toEqual({ account, revoked: false });
+    expect(await ledger.findKey(h1)).toMatchObject({ expiresAt: 1_890_000_000 });
+    expect((await ledger.findKey(h1))?.budget ?? null).toBeNull();
+    expect((await ledger.listKeys(account))[0]).toMatchObject({ label: null, budget: null, budgetUsed: null, expiresAt: 1_890_000_000 });
+    await ledger.revokeKey(`${h2}-id`, now());
+    expect(await ledger.updateKey(`${h2}-id`, { rpm: 1000 })).toEqual({ account, revoked: true });
+    expect(await ledger.findKey(h2)).toBeNull();
+    expect((await ledger.listKeys(account))[1]).toMatchObject({ rpm: 5 });
+    expect(await ledger.updateKey('key_nope', { rpm: 1 })).toBeNull();
+    expect((await ledger.account(account, now()))!.last_used_at).toBeGreaterThan(0);
+  });
+
+  it('outcome samples piggybacked on an admit are stored with it, by time', async () => {
+    const account = uniq('samples');
+    const t = now();
+    const samples = [{ claim: 'img_a', at: t - 2_000, ms: 812, code: null }, { claim: 'img_b', at: t - 1_000, ms: 30_001, code: 'upstream_timeout' }];
+    expect(await ledger.admit({ account, keyId: 'k1', rpm: 100_000, now: t, samples })).toEqual({ ok: true });
+    expect((await ledger.activity(account, t - 10_000, t)).samples).toEqual(samples);
+    expect((await ledger.activity(account, t - 1_500, t)).samples).toEqual([samples[1]]);
   });
 });

@@ -429,8 +429,9 @@ describe('the openai SDK, unchanged', () => {
     expect(await gw.balance(account)).toMatchObject({ held_micro: 891_000 }); // 162 frames / 16 fps × 88 000
     const [submit] = await falSubmits(prompt);
     expect(submit!.body).toMatchObject({ num_frames: 162 });
-    // fal's start deadline: 5 h (the 6 h hold less an hour to run), so work the gateway would abandon never starts.
-    expect(submit!.headers['x-fal-request-timeout']).toBe(String(VIDEO_START_TIMEOUT_SEC));
+    // fal's start deadline: the job's own (VIDEO_JOB_DEADLINE_SEC, 1 h), never past 5 h (the 6 h hold less an hour
+    // to run), so work the gateway would abandon never starts.
+    expect(submit!.headers['x-fal-request-timeout']).toBe('3600');
     expect(VIDEO_START_TIMEOUT_SEC).toBe(18_000);
     expect(VIDEO_START_TIMEOUT_SEC).toBeLessThan(VIDEO_HOLD_TTL_SEC);
 
@@ -502,7 +503,7 @@ describe('progress moves, and work nobody would collect never starts', () => {
     const prompt = `${uniq('no runner')} #fal-start-timeout`;
     const { id } = (await (await gw.authed(key, '/v1/videos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, seconds: '4' }) })).json()) as Video;
     expect((await gw.balance(account)).held_micro).toBe(363_000);
-    expect((await falSubmits(prompt))[0]!.headers['x-fal-request-timeout']).toBe('18000');
+    expect((await falSubmits(prompt))[0]!.headers['x-fal-request-timeout']).toBe('3600');
     const v = await pollDone(gw, key, id);
     expect(v).toMatchObject({ status: 'failed', error: { code: 'upstream_timeout' } });
     expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, held_micro: 0, charges: 0 });

@@ -15,7 +15,10 @@ describe('operator API', () => {
     expect((await gw.authed(issued.key, '/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: uniq('used') }) })).status).toBe(200);
     const list = (await (await gw.admin(`/admin/accounts/${account}/keys`)).json()) as { data: Record<string, unknown>[] };
     expect(list.data).toEqual([
-      { key_id: issued.key_id, label: 'billing backend', tier: 'paid', rpm: 60, created_at: issued.created_at, last_used_at: expect.any(Number), expires_at: null, revoked_at: null },
+      {
+        key_id: issued.key_id, label: 'billing backend', tier: 'paid', rpm: 60, created_at: issued.created_at, last_used_at: expect.any(Number), expires_at: null, revoked_at: null,
+        budget_micro: null, budget_period: null, budget_spent_micro: null, budget_held_micro: null, budget_resets_at: null,
+      },
     ]);
     for (let i = 0; i < 2; i++) {
       const del = await gw.admin(`/admin/keys/${issued.key_id}`, { method: 'DELETE' });
@@ -78,7 +81,9 @@ describe('operator API', () => {
       after = page.last;
     }
     const ours = seen.filter((a) => a.account.startsWith(prefix));
-    expect(ours).toEqual(['a', 'b', 'c'].map((n) => ({ account: `${prefix}-${n}`, balance_micro: 1_000, held_micro: 0, available_micro: 1_000, spent_micro: 0, charges: 0 })));
+    expect(ours).toEqual(['a', 'b', 'c'].map((n) => ({ account: `${prefix}-${n}`, shared: false, balance_micro: 1_000, held_micro: 0, available_micro: 1_000, spent_micro: 0, charges: 0, last_used_at: null })));
+    // The shared test key's account is listed once, in its place, marked.
+    expect(seen.filter((a) => a.account === 'test')).toEqual([expect.objectContaining({ shared: true })]);
     expect(new Set(seen.map((a) => a.account)).size).toBe(seen.length);
     expect((await gw.admin('/admin/accounts?limit=101')).status).toBe(400);
     expect((await gw.fetch('/admin/accounts')).status).toBe(401);

@@ -110,12 +110,15 @@ describe('logs carry no content', () => {
     });
     expect(json.every(Boolean), lines.filter((_, i) => !json[i]).join('\n')).toBe(true);
     expect(json).toHaveLength(requests);
-    for (const line of json) expect(Object.keys(line!).sort()).toEqual(['cost_micro', 'error', 'ms', 'request_id', 'route', 'status']);
+    for (const line of json) expect(Object.keys(line!).sort()).toEqual(['cost_micro', 'error', 'model', 'ms', 'provider', 'request_id', 'route', 'status', 'upstream_ms']);
     const codes = json.map((l) => l!.error);
     for (const code of ['upstream_error', 'upstream_timeout', 'invalid_request', 'store_unavailable', 'invalid_api_key', 'phi_blocked', 'not_found', 'payload_too_large', 'internal_error', 'config_invalid']) {
       expect(codes).toContain(code);
     }
     expect(json.some((l) => l!.cost_micro === 33_000)).toBe(true);
+    // What served it, and how long upstream took: the canonical model and provider, never a URL or an endpoint id.
+    expect(json.some((l) => l!.model === 'krea-2' && l!.provider === 'fal' && typeof l!.upstream_ms === 'number' && l!.cost_micro === 33_000)).toBe(true);
+    expect(json.some((l) => l!.model === 'wan' && l!.route === 'POST /v1/videos')).toBe(true);
 
     const all = lines.join('\n');
     expect(all).not.toMatch(/https?:\/\//);

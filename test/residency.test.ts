@@ -7,10 +7,11 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import type { Env } from '../src/env';
+import type { LedgerStore } from '../src/ledger/durable';
 import { gateway, requireService, uniq } from './helpers';
 
 type Ns = Env['LEDGER'];
-const root = (env as unknown as Env).LEDGER;
+const root = (env as unknown as Env).LEDGER as unknown as DurableObjectNamespace<LedgerStore>;
 const calls: string[] = [];
 
 /** `jurisdiction(j)` answers a namespace whose objects are distinct from every other jurisdiction's. */
@@ -27,7 +28,7 @@ function seam(ns: Ns): Ns {
   } as unknown as Ns;
 }
 
-const LEDGER = seam(root);
+const LEDGER = seam(root as unknown as Ns);
 const eu = () => gateway({ LEDGER, DATA_JURISDICTION: 'eu' });
 const unrestricted = () => gateway({ LEDGER });
 

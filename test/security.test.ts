@@ -235,9 +235,13 @@ describe('provider outputs only from known places, served only as what they are'
     const video = await json(gw, key, '/v1/videos', { prompt: `${uniq('foreign video')} #fal-foreign-url`, seconds: 2 });
     const { id } = (await video.json()) as { id: string };
     await new Promise((r) => setTimeout(r, 1_600));
+    // A video job with such an output ends: failed (no usable video), its hold released, the URL never shown.
     const poll = await gw.authed(key, `/v1/videos/${id}`);
-    expect(poll.status).toBe(502);
-    expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, charges: 0 });
+    expect(poll.status).toBe(200);
+    const text = await poll.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 'failed', error: { code: 'no_usable_video' } });
+    expect(text).not.toContain('evil');
+    expect(await gw.balance(account)).toMatchObject({ balance_micro: 1_000_000, held_micro: 0, charges: 0 });
   });
 
   it('an "image" that is really HTML is never re-hosted or returned, and nothing is charged', async () => {

@@ -157,5 +157,10 @@ export const unknownModelMessage = (name: string) => `The model '${name}' does n
 
 /** Customer price per unit: base × (1 + margin), rounded half up to a whole micro-USD. */
 export function unitPrice(model: Model, marginBps: number): number {
-  return Math.floor((model.baseMicro * (10_000 + marginBps) + 5_000) / 10_000);
+  return priceWithMargin(model.baseMicro, marginBps);
+}
+
+/** A base price plus the margin, rounded half up (the catalog's models and FALLBACKS endpoints alike). */
+export function priceWithMargin(baseMicro: number, marginBps: number): number {
+  return Math.floor((baseMicro * (10_000 + marginBps) + 5_000) / 10_000);
 }

@@ -1,5 +1,5 @@
 import { ApiError, badRequest } from '../http/errors';
-import { findModel, unitPrice, unknownModelMessage, type AliasTable, type Canonical, type Kind, type Model, type Unit } from './models';
+import { findModel, priceWithMargin, unitPrice, unknownModelMessage, type AliasTable, type Canonical, type Kind, type Model, type Unit } from './models';
 
 export type Tier = 'paid' | 'test';
 export type ProviderName = 'fal' | 'worker';
@@ -76,4 +76,24 @@ function pickModel(input: RouteInputs, aliases?: AliasTable): Model {
   const model = findModel(name, aliases);
   if (!model) throw new ApiError(404, 'model_not_found', unknownModelMessage(name), 'model');
   return model.id === 'wan' && input.hasAudio ? findModel('avatar')! : model;
+}
+
+/** FALLBACKS as parsed: per canonical image model, other fal endpoints with their base prices. */
+export type FallbackTable = Partial<Record<Canonical, readonly { endpoint: string; baseMicro: number }[]>>;
+
+/**
+ * The endpoints a synchronous image may run on, in order: the primary, then its FALLBACKS. Only for paid
+ * text-to-image routes (fal): the test key never leaves the worker, a paid key never reaches it, and edits are not
+ * redirected (their input shapes differ per endpoint). Each fallback is priced at its own base price plus the margin.
+ */
+export function routeChain(primary: Route, hasImage: boolean, fallbacks: FallbackTable, marginBps: number): Route[] {
+  if (primary.provider !== 'fal' || hasImage) return [primary];
+  const seen = new Set([primary.endpoint]);
+  const chain = [primary];
+  for (const f of fallbacks[primary.canonical] ?? []) {
+    if (seen.has(f.endpoint)) continue;
+    seen.add(f.endpoint);
+    chain.push({ ...primary, endpoint: f.endpoint, unitMicro: priceWithMargin(f.baseMicro, marginBps) });
+  }
+  return chain;
 }

@@ -7,20 +7,9 @@ import type { AppEnv } from '../app-env';
 
 const METHODS = 'GET, HEAD, POST, DELETE, OPTIONS';
 /** Response headers a browser script may read. */
-const EXPOSE = 'x-request-id, x-phi-cost-micro, x-phi-tier, x-phi-region, openai-poll-after-ms, retry-after, idempotent-replayed, x-should-retry, content-range, etag';
+const EXPOSE = 'x-request-id, x-phi-cost-micro, x-phi-attempts, x-phi-route, x-phi-tier, x-phi-region, openai-poll-after-ms, retry-after, idempotent-replayed, x-should-retry, content-range, etag';
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export function parseOrigins(raw: string | undefined): { any: boolean; list: Set<string> } {
-  const entries = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const list = new Set<string>();
-  for (const e of entries) {
-    if (e === '*') continue;
-    const u = new URL(e); // throws on an invalid entry: a config error
-    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.pathname !== '/' || u.search || u.hash || u.username) throw new TypeError(e);
-    list.add(u.origin);
-  }
-  return { any: entries.includes('*'), list };
-}
 
 export const cors: MiddlewareHandler<AppEnv> = async (c, next) => {
   const origin = c.req.header('origin');

@@ -5,6 +5,7 @@ export const ERROR_CODES = [
   'invalid_request',
   'invalid_api_key',
   'insufficient_quota',
+  'budget_exceeded',
   'phi_blocked',
   'model_not_found',
   'not_found',

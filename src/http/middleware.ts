@@ -8,12 +8,18 @@ import { ApiError, PHI_NOT_ACCEPTED, PhiBlocked } from './errors';
 import { randomId } from './crypto';
 import { logRequest } from './log';
 
-/** Request id on every response (errors included), and the one log line per request. */
+/**
+ * Request id on every response (errors included), and the one log line per request. A body nobody read — a GET
+ * or a route that takes none, an answer given before the body (401, 404) — is read and dropped before the answer
+ * goes out (up to 1 MiB; past that it is cancelled): a client that sent one keeps a usable connection.
+ */
 export const context: MiddlewareHandler<AppEnv> = async (c, next) => {
   const id = `req_${randomId(12)}`;
   const started = performance.now();
+  const raw = c.req.raw;
   c.set('requestId', id);
   await next();
+  if (raw.body && !raw.bodyUsed && !raw.body.locked) await discardBody(raw);
   c.res.headers.set('x-request-id', id);
   logRequest(c, performance.now() - started);
 };

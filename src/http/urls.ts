@@ -80,3 +80,16 @@ export function allowedOutput(raw: string, rules: readonly HostRule[]): boolean 
     return r.wildcard ? url.hostname.endsWith(`.${r.host}`) : url.hostname === r.host;
   });
 }
+
+/** CORS_ORIGINS: exact `scheme://host[:port]` origins, comma-separated, or `*` (throws on an invalid entry). */
+export function parseOrigins(raw: string | undefined): { any: boolean; list: Set<string> } {
+  const entries = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = new Set<string>();
+  for (const e of entries) {
+    if (e === '*') continue;
+    const u = new URL(e); // throws on an invalid entry: a config error
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.pathname !== '/' || u.search || u.hash || u.username) throw new TypeError(e);
+    list.add(u.origin);
+  }
+  return { any: entries.includes('*'), list };
+}

@@ -4,24 +4,17 @@
 import { getConfig } from '../config';
 import type { Env } from '../env';
 import { getLedger, type Ledger } from '../ledger';
-import type { WatchMessage } from './watch';
-import type { WebhookMessage } from './webhooks';
-import type { MediaExpireMessage } from './retention';
+import type { Compensation } from './messages';
+export type { Compensation, JobMessage } from './messages';
 
-export type Compensation =
-  /** Lower what `claim` charges to `keep` (0 = void it, even if its charge has not landed yet). */
-  | { t: 'refund'; account: string; claim: string; keep: number }
-  /** Release a hold (and remember it as released). */
-  | { t: 'release'; account: string; holdId: string };
-
-/** Everything the JOBS queue carries: compensations, the job watcher's looks, customer webhook deliveries, media expiry. */
-export type JobMessage = Compensation | WatchMessage | WebhookMessage | MediaExpireMessage;
-
-export function apply(ledger: Ledger, msg: Compensation): Promise<unknown> {
+export async function apply(ledger: Ledger, msg: Compensation): Promise<void> {
   const now = Date.now();
-  return msg.t === 'refund'
-    ? ledger.refund({ account: msg.account, claim: msg.claim, keep: msg.keep, now })
-    : ledger.release({ account: msg.account, holdId: msg.holdId, now });
+  const idem = msg.t !== 'remember' && msg.idem ? { idemKey: msg.idem.key, idemOwner: { at: msg.idem.at, ttlSec: msg.idem.ttlSec } } : {};
+  if (msg.t === 'remember') return ledger.remember({ account: msg.account, now, idem: msg.idem, job: msg.job });
+  if (msg.t === 'release') return ledger.release({ account: msg.account, holdId: msg.holdId, ...idem, now });
+  await ledger.refund({ account: msg.account, claim: msg.claim, keep: msg.keep, now });
+  // Only once the charge is undone is the key freed: a retry never sees both charges.
+  if (msg.idem) await ledger.release({ account: msg.account, ...idem, now });
 }
 
 /** How long a request keeps retrying a compensation itself when there is no queue (Workers' waitUntil limit). */

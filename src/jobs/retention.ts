@@ -6,9 +6,9 @@
 import type { Config } from '../config';
 import type { Env } from '../env';
 import { expiresOf } from '../media/store';
-import type { JobMessage } from './queue';
+import type { JobMessage, MediaExpireMessage } from './messages';
 
-export type MediaExpireMessage = { t: 'media-expire'; key: string; at: number };
+export type { MediaExpireMessage } from './messages';
 
 /** Cloudflare Queues' longest delay for one message (12 h). */
 export const MAX_QUEUE_DELAY_SEC = 43_200;

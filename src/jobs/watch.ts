@@ -9,10 +9,12 @@ import { ApiError } from '../http/errors';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
 import { followJob, VIDEO_HOLD_TTL_SEC } from '../pipeline/videos';
+import { providerFailure } from '../pipeline/video-end';
 import type { Ctx } from '../pipeline/context';
 import { decodeJob, type Job } from './id';
 
-export type WatchMessage = { t: 'watch'; account: string; id: string; origin: string; n: number };
+import type { WatchMessage } from './messages';
+export type { WatchMessage } from './messages';
 
 /** Wait before look n + 1: 2 s, 3 s, 5 s, 10 s, 20 s, 30 s, then every 60 s. */
 export const watchDelaySec = (n: number) => [2, 3, 5, 10, 20, 30][n] ?? 60;
@@ -31,9 +33,10 @@ export async function startWatch(env: Env, msg: Omit<WatchMessage, 't' | 'n'>): 
 }
 
 /**
- * One look at a job. Ended (or gone, or unpayable): done. Still running: the next look is queued, until the job's
- * hold would have expired. A provider or ledger failure throws: the queue retries the message with backoff and,
- * past its retries, parks it in the dead-letter queue.
+ * One look at a job. Ended (or deleted, or unpayable): done. Still running — or the provider down, slow or
+ * answering nonsense — the next look is queued; the job's deadline (VIDEO_JOB_DEADLINE_SEC) ends it on the first
+ * look past it, and the hold's life bounds the looks in any case. A ledger failure throws: the queue retries the
+ * message with backoff and, past its retries, parks it in the dead-letter queue.
  */
 export async function watch(env: Env, cfg: Config, ledger: Ledger, msg: WatchMessage): Promise<void> {
   const job = await decodeJob(cfg.SIGNING_SECRET, msg.id, msg.account);
@@ -41,12 +44,12 @@ export async function watch(env: Env, cfg: Config, ledger: Ledger, msg: WatchMes
   let ended: boolean;
   try {
     const state = await followJob(systemCtx(env, cfg, ledger, job, msg.origin), job, msg.id);
-    // No record: deleted, or never recorded (its enqueue failed to complete) — then polls are the only way in.
     ended = !state || state.status === 'completed' || state.status === 'failed';
   } catch (err) {
     // 402: finished but its expired hold no longer covers it — the output stays hidden until the account can pay.
     if (err instanceof ApiError && err.status === 402) return;
-    throw err;
+    if (!providerFailure(err)) throw err;
+    ended = false;
   }
   if (ended || !env.JOBS) return;
   if (Date.now() / 1000 + watchDelaySec(msg.n + 1) > job.t + VIDEO_HOLD_TTL_SEC) return;

@@ -12,15 +12,8 @@ import type { Ledger } from '../ledger';
 import type { Job } from './id';
 import { audit } from '../audit/trail';
 
-export interface VideoEvent {
-  id: string;
-  object: 'event';
-  created_at: number;
-  type: 'video.completed' | 'video.failed';
-  data: { id: string };
-}
-
-export type WebhookMessage = { t: 'webhook'; account: string; event: VideoEvent; first: number; n: number };
+import type { VideoEvent, WebhookMessage } from './messages';
+export type { VideoEvent, WebhookMessage } from './messages';
 
 /** How long a delivery is retried, and the wait before attempt n + 1: 5 s, 10 s, 20 s … at most 1 h. */
 export const DELIVERY_WINDOW_MS = 24 * 3600 * 1000;

@@ -5,6 +5,7 @@
 // of a call does not grow with an account's history.
 
 import { DurableObject } from 'cloudflare:workers';
+import { budgetCheck } from './budget';
 import {
   CLAIM_TTL_SEC,
   gcra,
@@ -35,6 +36,12 @@ import {
   ERASED_EVENT,
   type EraseRequest,
   type EraseResult,
+  type Activity,
+  type BudgetCheck,
+  type CounterView,
+  type KeyBudget,
+  type KeyPatch,
+  type Sample,
 } from './types';
 
 /**
@@ -53,12 +60,17 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN meta TEXT;`,
   // Regulated posture: a per-account PHI screening override (key directory), and where the directory lives.
   `ALTER TABLE accounts ADD COLUMN phi_scan TEXT;`,
+  // Per-key budgets (key directory); the counter a hold or a charge counts toward (account objects).
+  `ALTER TABLE keys ADD COLUMN budget_micro INTEGER;
+   ALTER TABLE keys ADD COLUMN budget_period TEXT;
+   ALTER TABLE holds ADD COLUMN counter TEXT;
+   ALTER TABLE claims ADD COLUMN counter TEXT;`,
 ];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (hash TEXT PRIMARY KEY, key_id TEXT UNIQUE NOT NULL, account TEXT NOT NULL,
   tier TEXT NOT NULL, rpm INTEGER NOT NULL, label TEXT, created_at INTEGER NOT NULL DEFAULT 0, expires_at INTEGER,
-  revoked_at INTEGER);
+  revoked_at INTEGER, budget_micro INTEGER, budget_period TEXT);
 CREATE INDEX IF NOT EXISTS keys_account ON keys (account, created_at);
 CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, phi_scan TEXT);
 CREATE TABLE IF NOT EXISTS residency (id INTEGER PRIMARY KEY CHECK (id = 1), jurisdiction TEXT NOT NULL, at INTEGER NOT NULL);
@@ -68,11 +80,11 @@ CREATE TABLE IF NOT EXISTS key_used (key_id TEXT PRIMARY KEY, at INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL,
   balance INTEGER NOT NULL, spent INTEGER NOT NULL DEFAULT 0, charges INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS holds (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-  released INTEGER NOT NULL DEFAULT 0);
+  released INTEGER NOT NULL DEFAULT 0, counter TEXT);
 CREATE INDEX IF NOT EXISTS holds_expiry ON holds (expires_at);
 CREATE INDEX IF NOT EXISTS holds_active ON holds (released, expires_at);
 CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-  void INTEGER NOT NULL DEFAULT 0);
+  void INTEGER NOT NULL DEFAULT 0, counter TEXT);
 CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
 CREATE TABLE IF NOT EXISTS usage (seq INTEGER PRIMARY KEY AUTOINCREMENT, claim TEXT NOT NULL,
   amount INTEGER NOT NULL, memo TEXT NOT NULL, at INTEGER NOT NULL);
@@ -85,6 +97,12 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, key);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 CREATE TABLE IF NOT EXISTS webhook (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, nonce TEXT NOT NULL,
   created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS spend (id TEXT PRIMARY KEY, amount INTEGER NOT NULL, until INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS spend_until ON spend (until);
+CREATE TABLE IF NOT EXISTS refusals (minute INTEGER NOT NULL, key_id TEXT NOT NULL, model TEXT NOT NULL, code TEXT NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (minute, key_id, model, code));
+CREATE TABLE IF NOT EXISTS samples (claim TEXT PRIMARY KEY, at INTEGER NOT NULL, ms INTEGER NOT NULL, code TEXT);
+CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
 `;
 
 /** Expired rows are swept at most once a minute per object, a bounded batch per table (indexed by expiry). */
@@ -110,6 +128,15 @@ const jobOf = (j: Row): JobRecord => ({
   meta: j.meta === null || j.meta === undefined ? null : String(j.meta),
 });
 
+/** A key row's budget (both columns set), or null. */
+function budgetOf(r: Row): KeyBudget | null {
+  const p = r.budget_period;
+  return r.budget_micro === null || r.budget_micro === undefined || (p !== 'day' && p !== 'month' && p !== 'total') ? null : { micro: Number(r.budget_micro), period: p };
+}
+
+/** The refusals the statistics count, by the API error code they become. */
+export const REFUSAL_CODES: Partial<Record<string, string>> = { rate_limited: 'rate_limit_exceeded', insufficient: 'insufficient_quota', budget_exceeded: 'budget_exceeded' };
+
 export class LedgerStore extends DurableObject<object> {
   private readonly sql: SqlStorage;
   private nextSweep = 0;
@@ -118,7 +145,7 @@ export class LedgerStore extends DurableObject<object> {
    * storage never disagree): the balance and the live holds, loaded on first use. Rate-limit state lives only here:
    * it is per key and short-lived, and an object that restarts simply starts its keys' bursts afresh.
    */
-  private hot?: { balance: number | null; holds: Map<string, { amount: number; expiresAt: number }> };
+  private hot?: { balance: number | null; holds: Map<string, { amount: number; expiresAt: number; counter: string | null }> };
   private readonly rates = new Map<string, number>();
   private usageWrites = 0;
 
@@ -144,12 +171,14 @@ export class LedgerStore extends DurableObject<object> {
   // ---- key registry (the "keys" object) ----
   findKey(hash: string): KeyRecord | null {
     const r = this.one(
-      'SELECT k.key_id, k.account, k.tier, k.rpm, k.expires_at, a.phi_scan FROM keys k LEFT JOIN accounts a ON a.name = k.account WHERE k.hash = ? AND k.revoked_at IS NULL',
+      'SELECT k.key_id, k.account, k.tier, k.rpm, k.expires_at, k.budget_micro, k.budget_period, a.phi_scan FROM keys k LEFT JOIN accounts a ON a.name = k.account WHERE k.hash = ? AND k.revoked_at IS NULL',
       hash,
     );
     if (!r) return null;
     const rec: KeyRecord = { keyId: String(r.key_id), account: String(r.account), tier: r.tier as KeyRecord['tier'], rpm: Number(r.rpm), expiresAt: r.expires_at === null ? null : Number(r.expires_at) };
     if (r.phi_scan === 'off' || r.phi_scan === 'block') rec.phiScan = r.phi_scan;
+    const budget = budgetOf(r);
+    if (budget) rec.budget = budget;
     return rec;
   }
 
@@ -181,10 +210,30 @@ export class LedgerStore extends DurableObject<object> {
 
   putKey(hash: string, rec: KeyRecord, label: string | null, createdAt: number): void {
     this.sql.exec(
-      'INSERT INTO keys (hash, key_id, account, tier, rpm, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      hash, rec.keyId, rec.account, rec.tier, rec.rpm, label, createdAt, rec.expiresAt ?? null,
+      'INSERT INTO keys (hash, key_id, account, tier, rpm, label, created_at, expires_at, budget_micro, budget_period) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      hash, rec.keyId, rec.account, rec.tier, rec.rpm, label, createdAt, rec.expiresAt ?? null, rec.budget?.micro ?? null, rec.budget?.period ?? null,
     );
     this.noteAccount(rec.account);
+  }
+
+  /** A PATCH of a live key (a revoked one stays as it was). */
+  patchKey(keyId: string, patch: KeyPatch): { account: string; revoked: boolean } | null {
+    const k = this.one('SELECT account, revoked_at FROM keys WHERE key_id = ?', keyId);
+    if (!k) return null;
+    const account = String(k.account);
+    if (k.revoked_at !== null) return { account, revoked: true };
+    const sets: string[] = [];
+    const args: SqlStorageValue[] = [];
+    const set = (column: string, value: SqlStorageValue) => (sets.push(`${column} = ?`), args.push(value));
+    if (patch.label !== undefined) set('label', patch.label);
+    if (patch.expiresAt !== undefined) set('expires_at', patch.expiresAt);
+    if (patch.rpm !== undefined) set('rpm', patch.rpm);
+    if (patch.budget !== undefined) {
+      set('budget_micro', patch.budget?.micro ?? null);
+      set('budget_period', patch.budget?.period ?? null);
+    }
+    if (sets.length) this.sql.exec(`UPDATE keys SET ${sets.join(', ')} WHERE key_id = ?`, ...args, keyId);
+    return { account, revoked: false };
   }
 
   noteAccount(name: string): void {
@@ -211,9 +260,9 @@ export class LedgerStore extends DurableObject<object> {
       .map((r) => JSON.parse(String(r.event)) as AuditEvent);
   }
 
-  keysOf(account: string): Omit<KeyInfo, 'lastUsedAt'>[] {
+  keysOf(account: string): Omit<KeyInfo, 'lastUsedAt' | 'budgetUsed'>[] {
     return this.sql
-      .exec('SELECT key_id, label, tier, rpm, created_at, expires_at, revoked_at FROM keys WHERE account = ? ORDER BY created_at, key_id', account)
+      .exec('SELECT key_id, label, tier, rpm, created_at, expires_at, revoked_at, budget_micro, budget_period FROM keys WHERE account = ? ORDER BY created_at, key_id', account)
       .toArray()
       .map((k) => ({
         keyId: String(k.key_id),
@@ -223,6 +272,7 @@ export class LedgerStore extends DurableObject<object> {
         createdAt: Number(k.created_at),
         expiresAt: k.expires_at === null ? null : Number(k.expires_at),
         revokedAt: k.revoked_at === null ? null : Number(k.revoked_at),
+        budget: budgetOf(k),
       }));
   }
 
@@ -236,13 +286,59 @@ export class LedgerStore extends DurableObject<object> {
     return Object.fromEntries(this.sql.exec('SELECT key_id, at FROM key_used').toArray().map((r) => [String(r.key_id), Number(r.at)]));
   }
 
+  /** Key last use and the named spend counters, in one call (the operator's key list). */
+  keyState(counters: string[], now: number): { used: Record<string, number>; counters: Record<string, CounterView> } {
+    const out: Record<string, CounterView> = {};
+    for (const id of counters) out[id] = this.counterView(id, now);
+    return { used: this.usedAt(), counters: out };
+  }
+
+  // ---- per-key budgets: spend counters (charged, net of refunds) and the live holds made under them ----
+  private counterView(id: string, now: number): CounterView {
+    return { charged: Number(this.one('SELECT amount FROM spend WHERE id = ?', id)?.amount ?? 0), held: this.held(now, id) };
+  }
+
+  /** Adds to an existing counter (a refund, or a hold settling into its charge, after the counter expired moves nothing). */
+  private bump(id: string | null | undefined, amount: number): void {
+    if (id && amount !== 0) this.sql.exec('UPDATE spend SET amount = amount + ? WHERE id = ?', amount, id);
+  }
+
+  // ---- statistics: refusals answered here, and outcome samples piggybacked on later admits ----
+  private refused(req: AdmitRequest, code: string): void {
+    if (!req.charge && !req.hold) return; // generations only (reads have their own bucket and no price)
+    this.sql.exec(
+      'INSERT INTO refusals (minute, key_id, model, code, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (minute, key_id, model, code) DO UPDATE SET n = n + 1',
+      Math.floor(req.now / 60_000), req.keyId, req.model ?? '', code,
+    );
+  }
+
+  /** One multi-row INSERT per 16 samples (a batch rides on one admit); one per claim, so a resent admit adds none. */
+  private noteSamples(samples: Sample[]): void {
+    for (let i = 0; i < samples.length; i += 16) {
+      const batch = samples.slice(i, i + 16);
+      this.sql.exec(`INSERT OR IGNORE INTO samples (claim, at, ms, code) VALUES ${batch.map(() => '(?, ?, ?, ?)').join(', ')}`, ...batch.flatMap((x) => [x.claim, x.at, x.ms, x.code]));
+    }
+  }
+
+  activity(from: number, to: number): Activity {
+    const refusals = this.sql
+      .exec('SELECT minute, key_id, model, code, n FROM refusals WHERE minute >= ? AND minute <= ? ORDER BY minute', Math.floor(from / 60_000), Math.floor(to / 60_000))
+      .toArray()
+      .map((r) => ({ minute: Number(r.minute), keyId: String(r.key_id), model: r.model ? String(r.model) : null, code: String(r.code), n: Number(r.n) }));
+    const samples = this.sql
+      .exec('SELECT claim, at, ms, code FROM samples WHERE at >= ? AND at <= ? ORDER BY at, claim LIMIT 100000', from, to)
+      .toArray()
+      .map((r) => ({ claim: String(r.claim), at: Number(r.at), ms: Number(r.ms), code: r.code === null ? null : String(r.code) }));
+    return { refusals, samples };
+  }
+
   // ---- account objects ----
   private state() {
     if (!this.hot) {
       const a = this.one('SELECT balance FROM account WHERE id = 1');
-      const holds = new Map<string, { amount: number; expiresAt: number }>();
-      for (const h of this.sql.exec('SELECT id, amount, expires_at FROM holds WHERE released = 0').toArray()) {
-        holds.set(String(h.id), { amount: Number(h.amount), expiresAt: Number(h.expires_at) });
+      const holds = new Map<string, { amount: number; expiresAt: number; counter: string | null }>();
+      for (const h of this.sql.exec('SELECT id, amount, expires_at, counter FROM holds WHERE released = 0').toArray()) {
+        holds.set(String(h.id), { amount: Number(h.amount), expiresAt: Number(h.expires_at), counter: h.counter === null ? null : String(h.counter) });
       }
       this.hot = { balance: a ? Number(a.balance) : null, holds };
     }
@@ -268,16 +364,17 @@ export class LedgerStore extends DurableObject<object> {
     this.sql.exec('DELETE FROM holds WHERE id IN (SELECT id FROM holds WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM claims WHERE id IN (SELECT id FROM claims WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
     this.sql.exec('DELETE FROM idem WHERE key IN (SELECT key FROM idem WHERE expires_at <= ? LIMIT ?)', now, SWEEP);
+    this.sql.exec('DELETE FROM spend WHERE id IN (SELECT id FROM spend WHERE until > 0 AND until <= ? LIMIT ?)', now, SWEEP);
     for (const [key, tat] of this.rates) if (tat <= now) this.rates.delete(key);
     this.armExpiry();
   }
 
-  /** Sum of the live holds (from memory; expired ones dropped as they are met). */
-  private held(now: number): number {
+  /** Sum of the live holds (from memory; expired ones dropped as they are met); with `counter`, of those made under it. */
+  private held(now: number, counter?: string): number {
     let total = 0;
     for (const [id, h] of this.state().holds) {
       if (h.expiresAt <= now) this.state().holds.delete(id);
-      else total += h.amount;
+      else if (counter === undefined || h.counter === counter) total += h.amount;
     }
     return total;
   }
@@ -295,9 +392,12 @@ export class LedgerStore extends DurableObject<object> {
     return Number(r.balance);
   }
 
-  view(now: number): AccountView | null {
-    const a = this.one('SELECT name, balance, spent, charges FROM account WHERE id = 1');
-    if (!a) return null;
+  view(now: number, counter?: string, name?: string): AccountView | null {
+    const row = this.one('SELECT name, balance, spent, charges FROM account WHERE id = 1');
+    const last = this.one('SELECT MAX(at) AS at FROM key_used')?.at;
+    // No balance, but keys were used here (the shared test key's free tier): an account of $0.
+    if (!row && (last === null || last === undefined || name === undefined)) return null;
+    const a = row ?? { name: name!, balance: 0, spent: 0, charges: 0 };
     const usage = this.sql
       .exec('SELECT claim, amount, memo, at FROM usage ORDER BY seq DESC LIMIT ?', USAGE_KEEP)
       .toArray()
@@ -309,6 +409,8 @@ export class LedgerStore extends DurableObject<object> {
       spent_micro: Number(a.spent),
       charges: Number(a.charges),
       usage,
+      last_used_at: last === null || last === undefined ? null : Number(last),
+      ...(counter !== undefined && { counter: this.counterView(counter, now) }),
     };
   }
 
@@ -345,7 +447,10 @@ export class LedgerStore extends DurableObject<object> {
   private record(claim: string, amount: number, memo: string, now: number): void {
     this.sql.exec('INSERT INTO usage (claim, amount, memo, at) VALUES (?, ?, ?, ?)', claim, amount, memo, now);
     // Kept for USAGE_RETENTION_MS (the usage API's horizon); trimmed now and then, not on every write.
-    if (++this.usageWrites % 64 === 0) this.sql.exec('DELETE FROM usage WHERE at < ?', now - USAGE_RETENTION_MS);
+    if (++this.usageWrites % 64 === 0) {
+      this.sql.exec('DELETE FROM usage WHERE at < ?', now - USAGE_RETENTION_MS);
+      this.sql.exec('DELETE FROM samples WHERE at < ?', now - USAGE_RETENTION_MS);
+    }
   }
 
   private job(key: string, now: number): JobRecord | null {
@@ -373,16 +478,25 @@ export class LedgerStore extends DurableObject<object> {
   admit(req: AdmitRequest): AdmitResult {
     const { now } = req;
     this.sweep(now);
+    if (req.samples?.length) this.noteSamples(req.samples);
+    // The counter of the key's budget, when this charge or hold is priced (a $0 one does not count).
+    const b: BudgetCheck | undefined = req.budget && (req.charge?.amount || req.hold?.amount) ? req.budget : undefined;
     // The claim is written first: if it exists, this charge was sent before (its reply was lost) and there is
     // nothing more to do — unless it was voided meanwhile. A refusal below takes it out again.
     const c = req.charge;
-    if (c && this.sql.exec('INSERT OR IGNORE INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', c.id, c.amount, now + CLAIM_TTL_SEC * 1000).rowsWritten === 0) {
+    if (c && this.sql.exec('INSERT OR IGNORE INTO claims (id, amount, expires_at, counter) VALUES (?, ?, ?, ?)', c.id, c.amount, now + CLAIM_TTL_SEC * 1000, b?.id ?? null).rowsWritten === 0) {
       return Number(this.one('SELECT void FROM claims WHERE id = ?', c.id)!.void) ? { ok: false, reason: 'void' } : { ok: true };
     }
-    const refused = this.checks(req);
+    const refused = this.checks(req, b);
     if (refused) {
       if (c) this.sql.exec('DELETE FROM claims WHERE id = ?', c.id);
+      if (!refused.ok && REFUSAL_CODES[refused.reason]) this.refused(req, REFUSAL_CODES[refused.reason]!);
       return refused;
+    }
+    if (b) {
+      // Created with the period's first priced request, kept until `until` (0: kept with the key).
+      const until = b.until || Number.MAX_SAFE_INTEGER;
+      this.sql.exec('INSERT INTO spend (id, amount, until) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET amount = amount + excluded.amount', b.id, c?.amount ?? 0, until);
     }
     if (c) {
       if (c.amount > 0) this.debit(c.amount, 1);
@@ -391,8 +505,9 @@ export class LedgerStore extends DurableObject<object> {
     this.used(req.keyId, now);
     if (req.hold && req.hold.amount > 0) {
       const expiresAt = now + req.hold.ttlSec * 1000;
-      this.sql.exec('INSERT INTO holds (id, amount, expires_at) VALUES (?, ?, ?)', req.hold.id, req.hold.amount, expiresAt);
-      this.state().holds.set(req.hold.id, { amount: req.hold.amount, expiresAt });
+      const counter = b?.id ?? null;
+      this.sql.exec('INSERT INTO holds (id, amount, expires_at, counter) VALUES (?, ?, ?, ?)', req.hold.id, req.hold.amount, expiresAt, counter);
+      this.state().holds.set(req.hold.id, { amount: req.hold.amount, expiresAt, counter });
     }
     if (req.idem) {
       this.sql.exec('INSERT OR REPLACE INTO idem (key, fp, response, expires_at) VALUES (?, ?, NULL, ?)', req.idem.key, req.idem.fingerprint, now + req.idem.pendingTtlSec * 1000);
@@ -405,7 +520,7 @@ export class LedgerStore extends DurableObject<object> {
    * The answer before anything is written — a refusal (idempotency, rate limit, balance), or `ok` for a hold sent
    * again — or null when the request may proceed.
    */
-  private checks(req: AdmitRequest): Exclude<AdmitResult, { ok: true }> | { ok: true } | null {
+  private checks(req: AdmitRequest, budget?: BudgetCheck): Exclude<AdmitResult, { ok: true }> | { ok: true } | null {
     const { now } = req;
     if (req.hold) {
       const h = this.one('SELECT released FROM holds WHERE id = ?', req.hold.id);
@@ -424,6 +539,10 @@ export class LedgerStore extends DurableObject<object> {
     if (amount > 0) {
       const available = (this.balance() ?? 0) - this.held(now);
       if (amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
+      if (budget) {
+        const used = Number(this.one('SELECT amount FROM spend WHERE id = ?', budget.id)?.amount ?? 0) + this.held(now, budget.id);
+        if (used + amount > budget.limit) return { ok: false, reason: 'budget_exceeded', remainingMicro: Math.max(0, budget.limit - used) };
+      }
     }
     this.rates.set(req.keyId, rate.tat);
     return null;
@@ -433,6 +552,8 @@ export class LedgerStore extends DurableObject<object> {
     const { now } = req;
     this.sweep(now);
     const prior = this.one('SELECT amount FROM claims WHERE id = ?', req.claim);
+    // The hold's budget counter: its reservation becomes the charge (made under the same counter).
+    const counter = req.holdId ? this.holdCounter(req.holdId) : null;
     if (req.holdId) this.dropHold(req.holdId);
     const stored = () => (this.one('SELECT state FROM jobs WHERE key = ?', req.claim)?.state ?? null) as string | null;
     if (prior) return { ok: true, charged: false, amount: Number(prior.amount), balance: this.balance() ?? 0, state: stored() };
@@ -441,13 +562,22 @@ export class LedgerStore extends DurableObject<object> {
     if (req.amount > available) return { ok: false, reason: 'insufficient', availableMicro: Math.max(0, available) };
     if (req.amount > 0) this.debit(req.amount, 1);
     if (req.amount > 0 || req.record) this.record(req.claim, req.amount, req.memo, now);
-    this.sql.exec('INSERT INTO claims (id, amount, expires_at) VALUES (?, ?, ?)', req.claim, req.amount, now + CLAIM_TTL_SEC * 1000);
+    this.bump(counter, req.amount);
+    this.sql.exec('INSERT INTO claims (id, amount, expires_at, counter) VALUES (?, ?, ?, ?)', req.claim, req.amount, now + CLAIM_TTL_SEC * 1000, counter);
     if (req.state !== undefined) this.sql.exec('UPDATE jobs SET state = ? WHERE key = ?', req.state, req.claim);
     return { ok: true, charged: true, amount: req.amount, balance: balance - req.amount, state: req.state ?? stored() };
   }
 
+  /** The budget counter a live (or not yet swept) hold was made under. */
+  private holdCounter(id: string): string | null {
+    const h = this.state().holds.get(id);
+    if (h) return h.counter;
+    const r = this.one('SELECT counter FROM holds WHERE id = ? AND released = 0', id);
+    return r?.counter === null || r?.counter === undefined ? null : String(r.counter);
+  }
+
   refund(req: RefundRequest): number {
-    const c = this.one('SELECT amount FROM claims WHERE id = ?', req.claim);
+    const c = this.one('SELECT amount, counter FROM claims WHERE id = ?', req.claim);
     if (!c) {
       // The charge never landed (or not yet): void the claim so that it never will.
       this.sql.exec('INSERT INTO claims (id, amount, expires_at, void) VALUES (?, 0, ?, 1)', req.claim, req.now + CLAIM_TTL_SEC * 1000);
@@ -458,6 +588,7 @@ export class LedgerStore extends DurableObject<object> {
     const back = charged - req.keep;
     this.sql.exec('UPDATE claims SET amount = ?, void = ? WHERE id = ?', req.keep, req.keep === 0 ? 1 : 0, req.claim);
     this.debit(-back, req.keep === 0 ? -1 : 0);
+    this.bump(c.counter === null ? null : String(c.counter), -back);
     this.record(req.claim, -back, 'refund', req.now);
     return req.keep;
   }
@@ -473,7 +604,10 @@ export class LedgerStore extends DurableObject<object> {
       );
       this.state().holds.delete(req.holdId);
     }
-    if (req.idemKey) this.sql.exec('DELETE FROM idem WHERE key = ? AND response IS NULL', req.idemKey);
+    if (req.idemKey && req.idemOwner) {
+      // The admit that set it stored its expiry as now + pendingTtlSec: that pair names it.
+      this.sql.exec('DELETE FROM idem WHERE key = ? AND response IS NULL AND expires_at = ?', req.idemKey, req.idemOwner.at + req.idemOwner.ttlSec * 1000);
+    } else if (req.idemKey) this.sql.exec('DELETE FROM idem WHERE key = ? AND response IS NULL', req.idemKey);
   }
 
   remember(req: RememberRequest): void {
@@ -552,6 +686,8 @@ export class LedgerStore extends DurableObject<object> {
     this.alarmArmed = true; // sweep() must not arm over the alarm computed below
     this.sweep(now);
     this.sql.exec('DELETE FROM usage WHERE seq IN (SELECT seq FROM usage WHERE at < ? LIMIT ?)', now - USAGE_RETENTION_MS, SWEEP);
+    this.sql.exec('DELETE FROM samples WHERE claim IN (SELECT claim FROM samples WHERE at < ? LIMIT ?)', now - USAGE_RETENTION_MS, SWEEP);
+    this.sql.exec('DELETE FROM refusals WHERE minute < ?', Math.floor((now - USAGE_RETENTION_MS) / 60_000));
     const auditMs = this.one("SELECT v FROM meta WHERE k = 'audit_ms'");
     if (auditMs) this.sql.exec('DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? LIMIT ?)', now - Number(auditMs.v), SWEEP);
     const min = (q: string, plus = 0) => {
@@ -561,6 +697,8 @@ export class LedgerStore extends DurableObject<object> {
     const next = Math.min(
       ...['jobs', 'holds', 'claims', 'idem'].map((t) => min(`SELECT MIN(expires_at) AS t FROM ${t}`)),
       min('SELECT MIN(at) AS t FROM usage', USAGE_RETENTION_MS),
+      min('SELECT MIN(at) AS t FROM samples', USAGE_RETENTION_MS),
+      min('SELECT MIN(until) AS t FROM spend WHERE until > 0'),
       auditMs ? min('SELECT MIN(at) AS t FROM audit', Number(auditMs.v)) : Infinity,
     );
     if (next === Infinity) {
@@ -637,10 +775,15 @@ export class DurableLedger implements Ledger {
   private readonly label: string;
   private checked: { at: number; done: Promise<DurableObjectNamespace<LedgerStore>> } | null = null;
 
+  private readonly root: DurableObjectNamespace<LedgerStore>;
+
   constructor(
-    private readonly root: DurableObjectNamespace<LedgerStore>,
+    ns: DurableObjectNamespace,
     private readonly jurisdiction?: Jurisdiction,
   ) {
+    // env.LEDGER is bound to the LedgerStore class (wrangler.toml); the binding's type does not say so (src/env.ts
+    // imports nothing from above it).
+    this.root = ns as unknown as DurableObjectNamespace<LedgerStore>;
     this.label = jurisdiction ?? UNRESTRICTED;
   }
 
@@ -697,9 +840,16 @@ export class DurableLedger implements Ledger {
     return (await this.keys()).revoke(keyId, now);
   }
 
+  async updateKey(keyId: string, patch: KeyPatch) {
+    return (await this.keys()).patchKey(keyId, patch);
+  }
+
   async listKeys(account: string): Promise<KeyInfo[]> {
-    const [keys, used] = await Promise.all([(await this.keys()).keysOf(account), (await this.acct(account)).usedAt()]);
-    return keys.map((k) => ({ ...k, lastUsedAt: used[k.keyId] ?? null }));
+    const keys = await (await this.keys()).keysOf(account);
+    const now = Date.now();
+    const checks = keys.map((k) => (k.budget ? budgetCheck(k.keyId, k.budget, now).id : null));
+    const state = await (await this.acct(account)).keyState(checks.filter((id): id is string => id !== null), now);
+    return keys.map((k, i) => ({ ...k, lastUsedAt: state.used[k.keyId] ?? null, budgetUsed: checks[i] ? (state.counters[checks[i]!] ?? null) : null }));
   }
 
   async listAccounts(after: string | null, limit: number) {
@@ -728,8 +878,12 @@ export class DurableLedger implements Ledger {
     return balance;
   }
 
-  async account(account: string, now: number) {
-    return (await this.acct(account)).view(now);
+  async account(account: string, now: number, counter?: string) {
+    return (await this.acct(account)).view(now, counter, account);
+  }
+
+  async activity(account: string, from: number, to: number) {
+    return (await this.acct(account)).activity(from, to);
   }
 
   async admit(req: AdmitRequest) {

@@ -21,7 +21,7 @@ export function getLedger(env: Env, cfg: Config): Ledger {
 }
 
 /** Every method of the interface, checked both ways by the compiler: a method added to Ledger must be listed. */
-const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember', 'discard', 'setWebhook', 'getWebhook', 'setPhiScan', 'listKeys', 'listAccounts', 'adjust', 'usage', 'audit', 'auditLog', 'eraseAccount'] as const satisfies readonly (keyof Ledger)[];
+const METHODS = ['findKey', 'issueKey', 'revokeKey', 'credit', 'account', 'admit', 'settle', 'refund', 'release', 'remember', 'discard', 'setWebhook', 'getWebhook', 'setPhiScan', 'listKeys', 'listAccounts', 'adjust', 'usage', 'audit', 'auditLog', 'eraseAccount', 'updateKey', 'activity'] as const satisfies readonly (keyof Ledger)[];
 const complete: Exclude<keyof Ledger, (typeof METHODS)[number]> extends never ? true : never = true;
 void complete;
 

@@ -15,6 +15,41 @@ export interface KeyRecord {
   expiresAt?: number | null;
   /** The account's PHI screening override, set by an operator (absent: the gateway's PHI_SCAN applies). */
   phiScan?: PhiScanMode;
+  /** What this key may spend per period (absent: only the account's balance limits it). */
+  budget?: KeyBudget | null;
+}
+
+/** A per-key spending cap: `micro` micro-USD per UTC day, per UTC month, or in total. */
+export interface KeyBudget {
+  micro: number;
+  period: BudgetPeriod;
+}
+
+export type BudgetPeriod = 'day' | 'month' | 'total';
+
+/**
+ * The budget a charge or hold is checked against, in the admit itself: the key's spend counter for the current
+ * period (`id`, kept in the account's store until `until` ms, 0 = kept) and its limit. Charges and holds count;
+ * refunds and released holds give back.
+ */
+export interface BudgetCheck {
+  id: string;
+  limit: number;
+  until: number;
+}
+
+/** A spend counter as the store sees it: what was charged under it (net of refunds) and what its live holds hold. */
+export interface CounterView {
+  charged: number;
+  held: number;
+}
+
+/** Fields a PATCH of a key changes (absent: unchanged; null: removed). */
+export interface KeyPatch {
+  label?: string | null;
+  expiresAt?: number | null;
+  rpm?: number;
+  budget?: KeyBudget | null;
 }
 
 /** PHI content screening: refuse requests with direct identifiers (`block`), or do not screen (`off`). */
@@ -30,6 +65,39 @@ export interface KeyInfo {
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  budget: KeyBudget | null;
+  /** The budget's current period as its counter holds it (null without a budget). */
+  budgetUsed: CounterView | null;
+}
+
+/**
+ * What an account's store counts besides its usage records, for operator statistics: refusals the admit answered
+ * (per minute, key, model and code) and outcome samples of earlier requests (upstream latency, error code).
+ */
+export interface Refusals {
+  /** unix minute */
+  minute: number;
+  keyId: string;
+  model: string | null;
+  code: string;
+  n: number;
+}
+
+/** One request's outcome, reported by the gateway with a later admit of the same account (no extra round trip). */
+export interface Sample {
+  /** the request's claim (its usage record) */
+  claim: string;
+  /** ms */
+  at: number;
+  /** upstream latency, ms */
+  ms: number;
+  /** the error code when it failed */
+  code: string | null;
+}
+
+export interface Activity {
+  refusals: Refusals[];
+  samples: Sample[];
 }
 
 /**
@@ -71,6 +139,10 @@ export interface AccountView {
   spent_micro: number;
   charges: number;
   usage: UsageRecord[];
+  /** The last use of any of its keys (unix seconds, to the minute). */
+  last_used_at: number | null;
+  /** The spend counter asked for (`account(…, counter)`): charged and held under it. */
+  counter?: CounterView;
 }
 
 export interface Hold {
@@ -137,12 +209,19 @@ export interface AdmitRequest {
   idem?: Idempotency;
   lookup?: string;
   list?: JobPage;
+  /** The key's budget: the charge or hold must fit what its counter has left (checked with the balance). */
+  budget?: BudgetCheck;
+  /** Canonical model of a generation, for the refusal counts. */
+  model?: string;
+  /** Outcomes of this account's earlier requests, stored in the same call (latency statistics). */
+  samples?: Sample[];
 }
 
 export type AdmitResult =
   | { ok: true; job?: JobRecord | null; jobs?: JobRecord[]; hasMore?: boolean }
   | { ok: false; reason: 'rate_limited'; retryAfterSec: number }
   | { ok: false; reason: 'insufficient'; availableMicro: number }
+  | { ok: false; reason: 'budget_exceeded'; remainingMicro: number }
   | { ok: false; reason: 'replay'; response: string }
   | { ok: false; reason: 'in_flight' }
   | { ok: false; reason: 'idem_mismatch' }
@@ -186,6 +265,11 @@ export interface ReleaseRequest {
   holdId?: string;
   /** An unfinished idempotency marker to clear (a finished one is kept). */
   idemKey?: string;
+  /**
+   * Clear it only when it is the marker of the request being undone — the one its admit set at `at` (that admit's
+   * `now`, epoch ms) for `ttlSec` — never one that a retry with the same key has set since.
+   */
+  idemOwner?: { at: number; ttlSec: number };
   now: number;
 }
 
@@ -222,6 +306,8 @@ export interface Ledger {
   issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }): Promise<void>;
   /** Revokes by key id (idempotent: a revoked key stays revoked, listed with when); its account, or null when no such key. */
   revokeKey(keyId: string, now: number): Promise<string | null>;
+  /** Changes a live key's label, expiry, rpm or budget; its account (`revoked`: nothing changed), or null when no such key. */
+  updateKey(keyId: string, patch: KeyPatch): Promise<{ account: string; revoked: boolean } | null>;
   /** An account's keys, oldest first (revoked ones included). */
   listKeys(account: string): Promise<KeyInfo[]>;
   /** Account names in name order, after `after`, at most `limit`. */
@@ -236,7 +322,13 @@ export interface Ledger {
   adjust(req: AdjustRequest): Promise<AdjustResult>;
   /** Adds credits and returns the new balance; null when the account does not exist and `create` is false. */
   credit(account: string, amount: number, create: boolean): Promise<number | null>;
-  account(account: string, now: number): Promise<AccountView | null>;
+  /**
+   * The account's money and recent usage; with `counter`, that spend counter too. Null when the account does not
+   * exist — unless keys were used in it without a balance (the shared test key's free tier): then $0.
+   */
+  account(account: string, now: number, counter?: string): Promise<AccountView | null>;
+  /** Refusal counts and outcome samples with `from` ≤ time ≤ `to` (ms). */
+  activity(account: string, from: number, to: number): Promise<Activity>;
   admit(req: AdmitRequest): Promise<AdmitResult>;
   settle(req: SettleRequest): Promise<SettleResult>;
   /** Returns what the claim charges after the refund. */

@@ -32,26 +32,51 @@ import {
   ERASED_EVENT,
   type EraseRequest,
   type EraseResult,
+  type Activity,
+  type CounterView,
+  type KeyBudget,
+  type KeyPatch,
 } from './types';
+import { budgetCheck } from './budget';
 
-// Sum of unexpired active holds ("amount:expiresAtMs"), pruning expired ones. Only live holds are in this hash.
+// Sum of unexpired active holds ("amount:expiresAtMs", or "amount:expiresAtMs:budget counter"), pruning expired
+// ones, and (second value) of those made under `counter`. Only live holds are in this hash.
 const HELD = `
-local function held(hkey, now)
+local function held(hkey, now, counter)
   local all = redis.call('HGETALL', hkey)
-  local total = 0
+  local total, mine = 0, 0
   for i = 1, #all, 2 do
-    local amt, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
-    if not exp or tonumber(exp) <= now then redis.call('HDEL', hkey, all[i]) else total = total + tonumber(amt) end
+    local amt, exp, c = string.match(all[i + 1], '^(%d+):(%d+):?(.*)$')
+    if not exp or tonumber(exp) <= now then redis.call('HDEL', hkey, all[i]) else
+      total = total + tonumber(amt)
+      if counter and c == counter then mine = mine + tonumber(amt) end
+    end
   end
-  return total
+  return total, mine
 end
 local now = tonumber(ARGV[1])
 `;
 
-// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|'', job index|'', key last use|''
+// KEYS: account, holds, claim|'', rate, idem|'', released-hold|'', usage, lookup|'', job index|'', key last use|'',
+//       budget counter|'', claim's counter|'', refusals of the day|'', samples|''
 // ARGV: now, rpm, chargeAmount, holdId, holdAmount, holdTtlMs, fp, pendingTtlMs, claimTtlMs, usageJson,
-//       list order ('asc'|'desc'|''), list limit, after createdAt|'', after key, job key prefix, key id
+//       list order ('asc'|'desc'|''), list limit, after createdAt|'', after key, job key prefix, key id,
+//       budget limit|'', budget counter id, counter kept until (ms, 0 = kept), refusal field prefix, samples json|''
 const ADMIT = `${HELD}
+if KEYS[14] ~= '' and ARGV[21] ~= '' then
+  -- Outcomes of earlier requests (latency statistics), piggybacked: [score, member, score, member, …].
+  local s = cjson.decode(ARGV[21])
+  for i = 1, #s, 2 do redis.call('ZADD', KEYS[14], s[i], s[i + 1]) end
+  redis.call('PEXPIRE', KEYS[14], ${USAGE_RETENTION_MS})
+  redis.call('ZREMRANGEBYSCORE', KEYS[14], '-inf', now - ${USAGE_RETENTION_MS})
+end
+local function refuse(code, reply)
+  if KEYS[13] ~= '' then
+    redis.call('HINCRBY', KEYS[13], ARGV[20] .. code, 1)
+    redis.call('PEXPIRE', KEYS[13], ${USAGE_RETENTION_MS})
+  end
+  return reply
+end
 if KEYS[3] ~= '' then
   local c = redis.call('GET', KEYS[3])
   if c then if c == 'v' then return {'void'} end return {'ok'} end
@@ -71,12 +96,25 @@ end
 local interval = ${RATE_WINDOW_MS} / tonumber(ARGV[2])
 local base = math.max(tonumber(redis.call('GET', KEYS[4]) or '0'), now)
 local ahead = base + interval - now
-if ahead > ${RATE_WINDOW_MS} then return {'rate_limited', math.max(1, math.ceil((ahead - ${RATE_WINDOW_MS}) / 1000))} end
+if ahead > ${RATE_WINDOW_MS} then return refuse('rate_limit_exceeded', {'rate_limited', math.max(1, math.ceil((ahead - ${RATE_WINDOW_MS}) / 1000))}) end
 local charge = tonumber(ARGV[3])
 local hold = tonumber(ARGV[5])
+local budget = KEYS[11] ~= '' and charge + hold > 0
 if charge + hold > 0 then
-  local avail = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0') - held(KEYS[2], now)
-  if charge + hold > avail then return {'insufficient', math.max(0, avail)} end
+  local total, mine = held(KEYS[2], now, budget and ARGV[18] or nil)
+  local avail = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0') - total
+  if charge + hold > avail then return refuse('insufficient_quota', {'insufficient', math.max(0, avail)}) end
+  if budget then
+    local used = tonumber(redis.call('GET', KEYS[11]) or '0') + mine
+    local limit = tonumber(ARGV[17])
+    if used + charge + hold > limit then return refuse('budget_exceeded', {'budget_exceeded', math.max(0, limit - used)}) end
+  end
+end
+if budget then
+  -- The period's counter: created with its first priced request, kept until ARGV[19] (0: kept with the key).
+  redis.call('INCRBY', KEYS[11], charge)
+  if ARGV[19] ~= '0' then redis.call('PEXPIREAT', KEYS[11], ARGV[19]) end
+  if KEYS[12] ~= '' then redis.call('SET', KEYS[12], ARGV[18], 'PX', ARGV[9]) end
 end
 redis.call('SET', KEYS[4], string.format('%.3f', base + interval), 'PX', math.ceil(ahead) + 1000)
 if KEYS[10] ~= '' then redis.call('HSET', KEYS[10], ARGV[16], math.floor(now / 1000)) end
@@ -92,12 +130,15 @@ if KEYS[3] ~= '' then
   redis.call('SET', KEYS[3], charge, 'PX', ARGV[9])
 end
 if hold > 0 then
-  redis.call('HSET', KEYS[2], ARGV[4], string.format('%d:%d', hold, now + tonumber(ARGV[6])))
+  local v = string.format('%d:%d', hold, now + tonumber(ARGV[6]))
+  if budget then v = v .. ':' .. ARGV[18] end
+  redis.call('HSET', KEYS[2], ARGV[4], v)
   -- The hash lives as long as its longest hold, so a quiet account's expired holds go too.
   if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[6]) then redis.call('PEXPIRE', KEYS[2], ARGV[6]) end
 end
 if KEYS[5] ~= '' then
-  redis.call('HSET', KEYS[5], 'fp', ARGV[7])
+  -- 'n': the admitting request's now, which names this marker (a release frees only the marker it names).
+  redis.call('HSET', KEYS[5], 'fp', ARGV[7], 'n', ARGV[1])
   redis.call('PEXPIRE', KEYS[5], ARGV[8])
 end
 if KEYS[8] ~= '' then
@@ -132,9 +173,16 @@ end
 return {'ok'}
 `;
 
-// KEYS: account, holds, claim, usage, released-hold|'', job  ARGV: now, amount, holdId, usageJson, claimTtlMs, state|'', record at $0 ('1')
+// KEYS: account, holds, claim, usage, released-hold|'', job  ARGV: now, amount, holdId, usageJson, claimTtlMs, state|'',
+// record at $0 ('1'), spend counter key prefix. A hold made under a budget counter settles into it (same hash tag).
 const SETTLE = `${HELD}
+local counter = false
 if ARGV[3] ~= '' then
+  local hv = redis.call('HGET', KEYS[2], ARGV[3])
+  if hv then
+    local c = string.match(hv, '^%d+:%d+:(.+)$')
+    if c then counter = ARGV[8] .. c end
+  end
   redis.call('HDEL', KEYS[2], ARGV[3])
   redis.call('SET', KEYS[5], '1', 'PX', ${RELEASED_HOLD_TTL_MS})
 end
@@ -149,6 +197,7 @@ if amt > 0 then
   redis.call('HINCRBY', KEYS[1], 'spent', amt)
   redis.call('HINCRBY', KEYS[1], 'charges', 1)
 end
+if counter and amt > 0 and redis.call('EXISTS', counter) == 1 then redis.call('INCRBY', counter, amt) end
 if amt > 0 or ARGV[7] == '1' then
   redis.call('ZADD', KEYS[4], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[4], ${USAGE_RETENTION_MS})
@@ -159,7 +208,7 @@ if ARGV[6] ~= '' and redis.call('EXISTS', KEYS[6]) == 1 then redis.call('HSET', 
 return {'ok', amt, bal - amt, ARGV[6] ~= '' and ARGV[6] or redis.call('HGET', KEYS[6], 's') or false}
 `;
 
-// KEYS: account, claim, usage  ARGV: keep, now, claimTtlMs, claimId
+// KEYS: account, claim, usage, claim's budget counter id  ARGV: keep, now, claimTtlMs, claimId, spend counter key prefix
 const REFUND = `
 local c = redis.call('GET', KEYS[2])
 if not c then
@@ -173,6 +222,8 @@ if charged <= keep then return charged end
 local back = charged - keep
 redis.call('HINCRBY', KEYS[1], 'balance', back)
 redis.call('HINCRBY', KEYS[1], 'spent', -back)
+local counter = redis.call('GET', KEYS[4])
+if counter and redis.call('EXISTS', ARGV[5] .. counter) == 1 then redis.call('DECRBY', ARGV[5] .. counter, back) end
 if keep == 0 then
   redis.call('HINCRBY', KEYS[1], 'charges', -1)
   redis.call('SET', KEYS[2], 'v', 'KEEPTTL')
@@ -224,13 +275,15 @@ redis.call('ZREM', KEYS[5], ARGV[6])
 return 1
 `;
 
-// KEYS: holds, released-hold|'', idem|''  ARGV: holdId
+// KEYS: holds, released-hold|'', idem|''  ARGV: holdId, the now of the admit whose marker it must be|''
 const RELEASE = `
 if ARGV[1] ~= '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('SET', KEYS[2], '1', 'PX', ${RELEASED_HOLD_TTL_MS})
 end
-if KEYS[3] ~= '' and redis.call('HEXISTS', KEYS[3], 'r') == 0 then redis.call('DEL', KEYS[3]) end
+if KEYS[3] ~= '' and redis.call('HEXISTS', KEYS[3], 'r') == 0 then
+  if ARGV[2] == '' or redis.call('HGET', KEYS[3], 'n') == ARGV[2] then redis.call('DEL', KEYS[3]) end
+end
 return 1
 `;
 
@@ -241,6 +294,24 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local hash = redis.call('HGET', KEYS[1], 'hash')
 if hash then redis.call('DEL', 'phi:key:' .. hash) end
 redis.call('HSETNX', KEYS[1], 'revoked', ARGV[1])
+return 1
+`;
+
+// KEYS: the key's account record. ARGV: field, value ('' removes), … — applied to it and to its hash record (which
+// authentication reads). A revoked key is left alone (its hash record is gone and must stay gone). 0: no such key.
+const UPDATE_KEY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return 2 end
+local gk = 'phi:key:' .. redis.call('HGET', KEYS[1], 'hash')
+for i = 1, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('HDEL', gk, ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    if ARGV[i] ~= 'label' then redis.call('HSET', gk, ARGV[i], ARGV[i + 1]) end
+  end
+end
 return 1
 `;
 
@@ -300,6 +371,24 @@ function pairs(raw: unknown): Record<string, string> {
   return out;
 }
 
+/** A key hash's budget fields (`bm` micro-USD, `bp` period), or null. */
+function budgetOf(h: Record<string, string>): KeyBudget | null {
+  return h.bm !== undefined && (h.bp === 'day' || h.bp === 'month' || h.bp === 'total') ? { micro: Number(h.bm), period: h.bp } : null;
+}
+
+/** Live holds per budget counter, from the holds hash ("amount:expires[:counter]"). */
+function heldBy(raw: unknown, now: number): { total: number; by: Map<string, number> } {
+  const by = new Map<string, number>();
+  let total = 0;
+  for (const v of Object.values(pairs(raw))) {
+    const m = /^(\d+):(\d+)(?::(.+))?$/.exec(String(v));
+    if (!m || Number(m[2]) <= now) continue;
+    total += Number(m[1]);
+    if (m[3]) by.set(m[3], (by.get(m[3]) ?? 0) + Number(m[1]));
+  }
+  return { total, by };
+}
+
 export class UpstashLedger implements Ledger {
   private readonly redis: RestRedis;
 
@@ -316,6 +405,8 @@ export class UpstashLedger implements Ledger {
     if (!h.id) return null;
     const rec: KeyRecord = { keyId: h.id, account: String(h.account), tier: h.tier as KeyRecord['tier'], rpm: Number(h.rpm), expiresAt: h.exp ? Number(h.exp) : null };
     if (h.phi === 'off' || h.phi === 'block') rec.phiScan = h.phi;
+    const budget = budgetOf(h);
+    if (budget) rec.budget = budget;
     return rec;
   }
 
@@ -334,7 +425,8 @@ export class UpstashLedger implements Ledger {
 
   async issueKey(hash: string, rec: KeyRecord, credits: number, meta?: { label: string | null; createdAt: number }): Promise<void> {
     const created = meta?.createdAt ?? Math.floor(Date.now() / 1000);
-    const exp = rec.expiresAt ? ['exp', rec.expiresAt] : [];
+    const exp: (string | number)[] = rec.expiresAt ? ['exp', rec.expiresAt] : [];
+    if (rec.budget) exp.push('bm', rec.budget.micro, 'bp', rec.budget.period);
     const policy = await this.redis.cmd('get', this.k(rec.account, 'phi'));
     if (policy === 'off' || policy === 'block') exp.push('phi', policy);
     await this.redis.transaction([
@@ -353,6 +445,18 @@ export class UpstashLedger implements Ledger {
     if (typeof account !== 'string') return null;
     const ok = Number(await this.redis.script(REVOKE, [this.k(account, `k:${keyId}`)], [Math.floor(now / 1000)])) === 1;
     return ok ? account : null;
+  }
+
+  async updateKey(keyId: string, patch: KeyPatch): Promise<{ account: string; revoked: boolean } | null> {
+    const account = await this.redis.cmd('get', `phi:kacct:${keyId}`);
+    if (typeof account !== 'string') return null;
+    const fields: (string | number)[] = [];
+    if (patch.label !== undefined) fields.push('label', patch.label ?? '');
+    if (patch.expiresAt !== undefined) fields.push('exp', patch.expiresAt ?? '');
+    if (patch.rpm !== undefined) fields.push('rpm', patch.rpm);
+    if (patch.budget !== undefined) fields.push('bm', patch.budget?.micro ?? '', 'bp', patch.budget?.period ?? '');
+    const r = Number(await this.redis.script(UPDATE_KEY, [this.k(account, `k:${keyId}`)], fields));
+    return r === 0 ? null : { account, revoked: r === 2 };
   }
 
   async audit(account: string, events: AuditEvent[], retentionMs: number): Promise<void> {
@@ -374,10 +478,21 @@ export class UpstashLedger implements Ledger {
 
   async listKeys(account: string): Promise<KeyInfo[]> {
     const ids = ((await this.redis.cmd('zrange', this.k(account, 'keys'), 0, -1)) as string[]) ?? [];
-    const replies = await this.redis.pipeline([...ids.map((id) => ['hgetall', this.k(account, `k:${id}`)]), ['hgetall', this.k(account, 'used')]]);
-    const used = pairs(replies.at(-1));
+    const replies = await this.redis.pipeline([...ids.map((id) => ['hgetall', this.k(account, `k:${id}`)]), ['hgetall', this.k(account, 'used')], ['hgetall', this.k(account, 'h')]]);
+    const used = pairs(replies[ids.length]);
+    const now = Date.now();
+    const holds = heldBy(replies[ids.length + 1], now);
+    const hashes = ids.map((_, i) => pairs(replies[i]));
+    // The budgets' current counters, in a second round (the period is on the key record): an operator call.
+    const checks = hashes.map((h, i) => {
+      const b = budgetOf(h);
+      return b ? budgetCheck(ids[i]!, b, now).id : null;
+    });
+    const wanted = checks.filter((id): id is string => id !== null);
+    const charged = wanted.length ? await this.redis.pipeline(wanted.map((id) => ['get', this.k(account, `ks:${id}`)])) : [];
+    const counters = new Map(wanted.map((id, i) => [id, { charged: Number(charged[i] ?? 0), held: holds.by.get(id) ?? 0 }]));
     return ids.map((keyId, i) => {
-      const h = pairs(replies[i]);
+      const h = hashes[i]!;
       return {
         keyId,
         label: h.label ?? null,
@@ -387,6 +502,8 @@ export class UpstashLedger implements Ledger {
         expiresAt: h.exp ? Number(h.exp) : null,
         revokedAt: h.revoked ? Number(h.revoked) : null,
         lastUsedAt: used[keyId] ? Number(used[keyId]) : null,
+        budget: budgetOf(h),
+        budgetUsed: checks[i] ? (counters.get(checks[i]!) ?? null) : null,
       };
     });
   }
@@ -412,27 +529,55 @@ export class UpstashLedger implements Ledger {
     return Number(balance);
   }
 
-  async account(account: string, now: number): Promise<AccountView | null> {
-    const [rawA, rawHolds, usage] = await this.redis.pipeline([
+  async account(account: string, now: number, counter?: string): Promise<AccountView | null> {
+    const [rawA, rawHolds, usage, rawUsed, charged] = await this.redis.pipeline([
       ['hgetall', this.k(account, 'a')],
       ['hgetall', this.k(account, 'h')],
       ['zrevrange', this.k(account, 'uz'), 0, USAGE_KEEP - 1],
+      ['hvals', this.k(account, 'used')],
+      ...(counter !== undefined ? [['get', this.k(account, `ks:${counter}`)]] : []),
     ]);
     const a = pairs(rawA);
-    if (a.balance === undefined) return null;
-    let held = 0;
-    for (const v of Object.values(pairs(rawHolds))) {
-      const [amt, exp] = String(v).split(':').map(Number);
-      if (exp! > now) held += amt!;
-    }
-    return {
+    const used = ((rawUsed as string[] | null) ?? []).map(Number);
+    // No balance, but keys were used here (the shared test key's free tier): an account of $0.
+    if (a.balance === undefined && !used.length) return null;
+    const holds = heldBy(rawHolds, now);
+    const view: AccountView = {
       account,
-      balance_micro: Number(a.balance),
-      held_micro: held,
+      balance_micro: Number(a.balance ?? 0),
+      held_micro: holds.total,
       spent_micro: Number(a.spent ?? 0),
       charges: Number(a.charges ?? 0),
       usage: (usage as string[]).map((u) => JSON.parse(u) as UsageRecord),
+      last_used_at: used.length ? Math.max(...used) : null,
     };
+    if (counter !== undefined) view.counter = { charged: Number(charged ?? 0), held: holds.by.get(counter) ?? 0 } satisfies CounterView;
+    return view;
+  }
+
+  async activity(account: string, from: number, to: number): Promise<Activity> {
+    const days: string[] = [];
+    for (let d = Math.floor(from / 86_400_000); d <= Math.floor(to / 86_400_000) && days.length < 500; d++) days.push(this.k(account, `rf:${d}`));
+    const replies = await this.redis.pipeline([['zrangebyscore', this.k(account, 'lat'), from, to, 'WITHSCORES', 'LIMIT', 0, 100_000], ...days.map((k) => ['hgetall', k])]);
+    const raw = (replies[0] as string[] | null) ?? [];
+    const samples: Activity['samples'] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      // member: claim|ms|code (the claim never holds '|')
+      const [claim, ms, code] = String(raw[i]).split('|');
+      samples.push({ claim: claim!, at: Number(raw[i + 1]), ms: Number(ms), code: code || null });
+    }
+    const refusals: Activity['refusals'] = [];
+    const [fromMin, toMin] = [Math.floor(from / 60_000), Math.floor(to / 60_000)];
+    for (const reply of replies.slice(1)) {
+      for (const [field, n] of Object.entries(pairs(reply))) {
+        // field: minute|key id|model|code
+        const [minute, keyId, model, code] = field.split('|');
+        if (Number(minute) < fromMin || Number(minute) > toMin) continue;
+        refusals.push({ minute: Number(minute), keyId: keyId!, model: model || null, code: code!, n: Number(n) });
+      }
+    }
+    refusals.sort((x, y) => x.minute - y.minute);
+    return { refusals, samples };
   }
 
   async admit(req: AdmitRequest): Promise<AdmitResult> {
@@ -449,6 +594,10 @@ export class UpstashLedger implements Ledger {
       req.lookup ? this.k(a, `j:${req.lookup}`) : '',
       req.list ? this.k(a, 'jobs') : '',
       req.keyId.startsWith('system') ? '' : this.k(a, 'used'),
+      req.budget ? this.k(a, `ks:${req.budget.id}`) : '',
+      req.budget && req.charge ? this.k(a, `cb:${req.charge.id}`) : '',
+      req.charge || req.hold ? this.k(a, `rf:${Math.floor(req.now / 86_400_000)}`) : '',
+      req.samples?.length ? this.k(a, 'lat') : '',
     ];
     const args = [
       req.now,
@@ -467,6 +616,12 @@ export class UpstashLedger implements Ledger {
       req.list?.after?.key ?? '',
       this.k(a, 'j:'),
       req.keyId.replace(/:read$/, ''),
+      req.budget?.limit ?? '',
+      req.budget?.id ?? '',
+      req.budget?.until ?? 0,
+      `${Math.floor(req.now / 60_000)}|${req.keyId}|${req.model ?? ''}|`,
+      // One member per claim (its sample never changes), so an admit sent again adds nothing.
+      req.samples?.length ? JSON.stringify(req.samples.flatMap((x) => [x.at, `${x.claim}|${x.ms}|${x.code ?? ''}`])) : '',
     ];
     const reply = (await this.redis.script(ADMIT, keys, args)) as Reply;
     const [status, value] = reply;
@@ -488,6 +643,8 @@ export class UpstashLedger implements Ledger {
         return { ok: false, reason: 'rate_limited', retryAfterSec: Number(value) };
       case 'insufficient':
         return { ok: false, reason: 'insufficient', availableMicro: Number(value) };
+      case 'budget_exceeded':
+        return { ok: false, reason: 'budget_exceeded', remainingMicro: Number(value) };
       case 'replay':
         return { ok: false, reason: 'replay', response: String(value) };
       case 'in_flight':
@@ -509,15 +666,15 @@ export class UpstashLedger implements Ledger {
       req.holdId ? this.k(req.account, `hx:${req.holdId}`) : '',
       this.k(req.account, `j:${req.claim}`),
     ];
-    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000, req.state ?? '', req.record ? '1' : ''];
+    const args = [req.now, req.amount, req.holdId ?? '', JSON.stringify(usage), CLAIM_TTL_SEC * 1000, req.state ?? '', req.record ? '1' : '', this.k(req.account, 'ks:')];
     const [status, a, b, state] = (await this.redis.script(SETTLE, keys, args)) as Reply;
     if (status === 'insufficient') return { ok: false, reason: 'insufficient', availableMicro: Number(a) };
     return { ok: true, charged: status === 'ok', amount: Number(a), balance: Number(b), state: typeof state === 'string' ? state : null };
   }
 
   async refund(req: RefundRequest): Promise<number> {
-    const keys = [this.k(req.account, 'a'), this.k(req.account, `c:${req.claim}`), this.k(req.account, 'uz')];
-    return Number(await this.redis.script(REFUND, keys, [req.keep, req.now, CLAIM_TTL_SEC * 1000, req.claim]));
+    const keys = [this.k(req.account, 'a'), this.k(req.account, `c:${req.claim}`), this.k(req.account, 'uz'), this.k(req.account, `cb:${req.claim}`)];
+    return Number(await this.redis.script(REFUND, keys, [req.keep, req.now, CLAIM_TTL_SEC * 1000, req.claim, this.k(req.account, 'ks:')]));
   }
 
   async release(req: ReleaseRequest): Promise<void> {
@@ -526,7 +683,7 @@ export class UpstashLedger implements Ledger {
       req.holdId ? this.k(req.account, `hx:${req.holdId}`) : '',
       req.idemKey ? this.k(req.account, `i:${req.idemKey}`) : '',
     ];
-    await this.redis.script(RELEASE, keys, [req.holdId ?? '']);
+    await this.redis.script(RELEASE, keys, [req.holdId ?? '', req.idemOwner ? String(req.idemOwner.at) : '']);
   }
 
   async remember(req: RememberRequest): Promise<void> {

@@ -5,6 +5,7 @@
 import { BodyError, declaredLength, readCapped } from '../http/body';
 import { ApiError, upstreamError } from '../http/errors';
 import { upstreamBodyError } from '../providers/upstream';
+import { UnusableOutput } from '../providers/unusable';
 import { mediaHeaders, SERVABLE, sniff, SNIFF_BYTES, type MediaKind } from './sniff';
 
 const MiB = 1024 * 1024;
@@ -50,7 +51,8 @@ export function dropExpired(bucket: R2Bucket, key: string, exec?: ExecutionConte
   return gone;
 }
 
-const notMedia = () => upstreamError('The provider returned a file that is not an image or video');
+// Final, not transient (src/providers/unusable.ts): a video job with such an output ends failed, unbilled.
+const notMedia = () => new UnusableOutput('The provider returned a file that is not an image or video', 'the file is not a video');
 
 /**
  * Reads the first bytes of a body for sniffing, then streams head + the rest into `sink` with the rest piped
@@ -121,7 +123,7 @@ export async function putMedia(
   if (declared !== null) {
     if (declared === 0 || declared > MAX_OUTPUT[kind]) {
       await res.body.cancel().catch(() => {});
-      throw upstreamError('The output is too large to re-host');
+      throw new UnusableOutput('The output is too large to re-host', declared === 0 ? 'the file is empty' : `the file exceeds the ${MAX_OUTPUT[kind] / MiB} MiB size cap`);
     }
     const fixed = new FixedLengthStream(declared);
     let type = '';
@@ -133,7 +135,9 @@ export async function putMedia(
     try {
       body = await readCapped(res, { max: MAX_UNSIZED });
     } catch (err) {
-      throw err instanceof BodyError && err.reason === 'too_large' ? upstreamError('The output is too large to re-host without a known length') : upstreamBodyError(err);
+      throw err instanceof BodyError && err.reason === 'too_large'
+        ? new UnusableOutput('The output is too large to re-host without a known length', `the file has no length and exceeds ${MAX_UNSIZED / MiB} MiB`)
+        : upstreamBodyError(err);
     }
     contentType = typeOf(body.subarray(0, SNIFF_BYTES), kind);
     size = body.byteLength;

@@ -8,8 +8,15 @@ import { ERROR_CODES } from '../http/errors';
 import { MODELS } from '../catalog/models';
 import { editBody as editFields, imageBody, MAX_EDIT_IMAGES } from '../routes/images';
 import { listQuery, remixBody, videoBody } from '../routes/videos';
-import { adjustBody, creditBody, eraseQuery, issueBody, pageQuery, phiScanBody, residencyBody, webhookBody } from '../routes/admin';
-import { rangeQuery } from '../routes/usage';
+import { adjustBody, creditBody, eraseQuery, issueBody, pageQuery, patchKeyBody, phiScanBody, residencyBody, webhookBody } from '../routes/admin';
+import { auditQuery, rangeQuery } from '../routes/usage';
+import { statsQuery } from '../routes/stats';
+
+/**
+ * Routes the app serves that are not API operations: the docs page's own script. They are left out of the document
+ * (the test that compares registered and documented routes knows them).
+ */
+export const UNDOCUMENTED = ['GET /docs.js'];
 
 type Json = Record<string, unknown>;
 
@@ -30,12 +37,13 @@ const header = (description: string, schema: Json = { type: 'string' }) => ({ de
 const REQUEST_ID = { 'x-request-id': { $ref: '#/components/headers/x-request-id' } };
 const TIER = { 'x-phi-tier': { $ref: '#/components/headers/x-phi-tier' } };
 const COST = { 'x-phi-cost-micro': { $ref: '#/components/headers/x-phi-cost-micro' } };
+const ATTEMPTS = { 'x-phi-attempts': { $ref: '#/components/headers/x-phi-attempts' } };
 
 /** Which codes each error status carries. */
 const STATUS_CODES: Record<number, string[]> = {
   400: ['invalid_request'],
   401: ['invalid_api_key', 'invalid_signature'],
-  402: ['insufficient_quota'],
+  402: ['insufficient_quota', 'budget_exceeded'],
   403: ['phi_blocked', 'invalid_signature', 'link_expired'],
   404: ['not_found', 'model_not_found', 'unsupported_endpoint'],
   405: ['method_not_allowed'],
@@ -70,7 +78,7 @@ const IDEM = { name: 'Idempotency-Key', in: 'header', required: false, descripti
 
 export function buildDocument(): Json {
   const gen = [400, 401, 402, 403, 404, 409, 413, 429, 502, 503, 504];
-  const imageOk = ok('The images (URLs signed for MEDIA_URL_TTL_SECONDS, or base64)', ref('ImagesResponse'), { ...TIER, ...COST, 'idempotent-replayed': header('true on an Idempotency-Key replay') });
+  const imageOk = ok('The images (URLs signed for MEDIA_URL_TTL_SECONDS, or base64)', ref('ImagesResponse'), { ...TIER, ...COST, ...ATTEMPTS, 'x-phi-route': { $ref: '#/components/headers/x-phi-route' }, 'idempotent-replayed': header('true on an Idempotency-Key replay') });
   // stream=true: the same images as server-sent events, one image_generation.completed / image_edit.completed each.
   const imageResponses = (event: string) => ({
     '200': { ...imageOk, content: { ...(imageOk.content as Json), 'text/event-stream': { schema: { type: 'string', description: `stream=true: one \`${event}\` event per image ({type, b64_json, created_at, size, quality, background, output_format})` } } } },
@@ -97,11 +105,10 @@ export function buildDocument(): Json {
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': ok('ok', { type: 'object', properties: { status: { const: 'ok' } } }) } } },
     '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': ok('OpenAPI 3.1', { type: 'object' }) } } },
     '/docs': { get: { summary: 'This document, rendered (no external resources)', security: [], responses: { '200': ok('HTML', { type: 'string' }, {}, 'text/html') } } },
-    '/docs.js': { get: { summary: 'The docs page script', security: [], responses: { '200': ok('JavaScript', { type: 'string' }, {}, 'text/javascript') } } },
     '/v1/models': { get: { summary: 'List models', security: [], responses: { '200': ok('Models', ref('ModelList')), ...errors() } } },
     '/v1/models/{id}': { get: { summary: 'A model by id or alias (gpt-image-1, sora-2, krea, bernini, …)', security: [], parameters: [pathParam('id', 'Model id or alias')], responses: { '200': ok('The model', ref('Model')), ...errors(404) } } },
     '/v1/pricing': { get: { summary: 'Rate card in micro-USD', security: [], responses: { '200': ok('Prices', { type: 'object' }), ...errors() } } },
-    '/v1/account': { get: { summary: "The key's account: balance, held, available, rate limit", security: CUSTOMER, responses: { '200': ok('Account', ref('Account')), ...errors(401, 503) } } },
+    '/v1/account': { get: { summary: "The key's account: balance, held, available, rate limit, and the key's budget (spent, held, resets_at)", security: CUSTOMER, responses: { '200': ok('Account', ref('Account')), ...errors(401, 503) } } },
     '/v1/usage': { get: { summary: "The key's account usage over a range", security: CUSTOMER, parameters: queryParams(rangeQuery), responses: { '200': ok('Usage', ref('UsageList')), ...errors(400, 401, 404, 503) } } },
     '/v1/images/generations': { post: { summary: 'Generate images (synchronous)', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: jsonBody(imageBody), responses: imageResponses('image_generation.completed') } },
     '/v1/images/edits': { post: { summary: 'Edit one image (image-to-image) or compose several (image[])', security: CUSTOMER, parameters: [PHI, IDEM], requestBody: { required: true, content: { 'multipart/form-data': { schema: editBody } } }, responses: imageResponses('image_edit.completed') } },
@@ -133,7 +140,24 @@ export function buildDocument(): Json {
     },
     '/v1/hooks/fal/{token}': { post: { summary: "fal's completion webhook (ED25519-signed; not for customers)", security: [], parameters: [pathParam('token', 'Sealed job token')], requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } }, responses: { '200': ok('Received', { type: 'object' }), ...errors(401, 404, 413, 502, 503) } } },
     '/admin/keys': { post: { summary: 'Issue a key (shown once)', security: ADMIN, requestBody: jsonBody(issueBody), responses: { '201': ok('The new key', ref('IssuedKey')), ...errors(400, 401, 413, 503) } } },
-    '/admin/keys/{keyId}': { delete: { summary: 'Revoke a key (idempotent)', security: ADMIN, parameters: [pathParam('keyId', 'key_…')], responses: { '200': ok('Revoked', { type: 'object', properties: { key_id: { type: 'string' }, revoked: { const: true } } }), ...errors(401, 404, 503) } } },
+    '/admin/keys/{keyId}': {
+      delete: { summary: 'Revoke a key (idempotent)', security: ADMIN, parameters: [pathParam('keyId', 'key_…')], responses: { '200': ok('Revoked', { type: 'object', properties: { key_id: { type: 'string' }, revoked: { const: true } } }), ...errors(401, 404, 503) } },
+      patch: {
+        summary: "Change a live key's label, expiry, rpm or budget (budget_micro with budget_period; null removes); effective within 5 s",
+        security: ADMIN,
+        parameters: [pathParam('keyId', 'key_…')],
+        requestBody: jsonBody(patchKeyBody),
+        responses: { '200': ok('The key as listed', ref('KeyInfo')), ...errors(400, 401, 404, 413, 503) },
+      },
+    },
+    '/admin/stats': {
+      get: {
+        summary: 'Requests, successes, failures, refusals by code, spend and p50/p95 upstream latency, grouped by day, model, account or key (from the usage records, refusal counts, outcome samples and PHI refusals)',
+        security: ADMIN,
+        parameters: queryParams(statsQuery),
+        responses: { '200': ok('The groups and their total', ref('Stats')), ...errors(400, 401, 503) },
+      },
+    },
     '/admin/accounts': { get: { summary: 'Accounts in name order, with their money', security: ADMIN, parameters: queryParams(pageQuery), responses: { '200': ok('A page', { type: 'object' }), ...errors(400, 401, 503) } } },
     '/admin/accounts/{account}': {
       get: { summary: 'One account: money and recent usage', security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('The account', { type: 'object' }), ...errors(400, 401, 404, 503) } },
@@ -158,17 +182,23 @@ export function buildDocument(): Json {
         },
       },
     },
-    '/admin/accounts/{account}/keys': { get: { summary: "An account's keys", security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('Keys', { type: 'object' }), ...errors(400, 401, 503) } } },
+    '/admin/accounts/{account}/keys': { get: { summary: "An account's keys, with their budgets and what the current period has used", security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('Keys', { type: 'object', properties: { object: { const: 'list' }, account: { type: 'string' }, shared: { type: 'boolean' }, data: { type: 'array', items: ref('KeyInfo') } } }), ...errors(400, 401, 503) } } },
     '/admin/accounts/{account}/usage': {
       get: { summary: "An account's usage (JSON, or CSV with Accept: text/csv)", security: ADMIN, parameters: [pathParam('account', 'Account name'), ...queryParams(rangeQuery)], responses: { '200': { description: 'Usage', headers: REQUEST_ID, content: { 'application/json': { schema: ref('UsageList') }, 'text/csv': { schema: { type: 'string' } } } }, ...errors(400, 401, 503) } },
     },
     '/admin/accounts/{account}/audit': {
-      get: { summary: "An account's audit trail as JSON Lines (operator actions, generations, media issued/downloaded, webhooks sent)", security: ADMIN, parameters: [pathParam('account', 'Account name'), ...queryParams(rangeQuery)], responses: { '200': ok('One JSON object per line, oldest first', { type: 'string' }, {}, 'application/x-ndjson'), ...errors(400, 401, 503) } },
+      get: { summary: "An account's audit trail as JSON Lines (operator actions and reads, generations, refunds, adjustments, media issued/downloaded, webhooks sent); filter by type (a prefix: operator matches operator.read) and actor (operator, a key id, system)", security: ADMIN, parameters: [pathParam('account', 'Account name'), ...queryParams(auditQuery)], responses: { '200': ok('One JSON object per line, oldest first', { type: 'string' }, {}, 'application/x-ndjson'), ...errors(400, 401, 503) } },
     },
     '/admin/accounts/{account}/credits': { post: { summary: 'Top up', security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(creditBody), responses: { '200': ok('New balance', { type: 'object' }), ...errors(400, 401, 404, 503) } } },
     '/admin/accounts/{account}/adjustments': { post: { summary: 'A signed correction with a reason (never below zero available)', security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(adjustBody), responses: { '201': ok('Applied', { type: 'object' }), ...errors(400, 401, 404, 503) } } },
     '/admin/accounts/{account}/webhook': {
       put: { summary: "Set the account's webhook endpoint (the secret is shown once)", security: ADMIN, parameters: [pathParam('account', 'Account name')], requestBody: jsonBody(webhookBody), responses: { '200': ok('Endpoint and secret', { type: 'object', properties: { url: { type: 'string' }, secret: { type: 'string', pattern: '^whsec_' } } }), ...errors(400, 401, 404, 503) } },
+      get: {
+        summary: "The account's webhook endpoint (never its secret) and its last delivery attempt",
+        security: ADMIN,
+        parameters: [pathParam('account', 'Account name')],
+        responses: { '200': ok('Endpoint', { type: 'object', properties: { url: { type: ['string', 'null'] }, created_at: { type: ['integer', 'null'] }, last_delivery: { type: ['object', 'null'] } } }), ...errors(400, 401, 503) },
+      },
       delete: { summary: "Remove the account's webhook endpoint", security: ADMIN, parameters: [pathParam('account', 'Account name')], responses: { '200': ok('Removed', { type: 'object' }), ...errors(400, 401, 404, 503) } },
     },
     '/admin/accounts/{account}/phi-scan': {
@@ -182,7 +212,7 @@ export function buildDocument(): Json {
   for (const [status, codes] of Object.entries(STATUS_CODES)) {
     responses[`E${status}`] = {
       description: `Error: ${codes.join(', ')}`,
-      headers: { ...REQUEST_ID, ...(status === '405' && { allow: header('The methods this path accepts') }), ...(['409', '429', '503'].includes(status) && { 'retry-after': header('Seconds to wait') }) },
+      headers: { ...REQUEST_ID, ...(status === '405' && { allow: header('The methods this path accepts') }), ...(['409', '429', '503'].includes(status) && { 'retry-after': header('Seconds to wait') }), ...(['502', '503', '504'].includes(status) && ATTEMPTS) },
       content: { 'application/json': { schema: ref('Error'), example: { error: { message: '…', type: '…', param: null, code: codes[0] } } } },
     };
   }
@@ -226,6 +256,8 @@ export function buildDocument(): Json {
         'x-request-id': header('The request id (also in the usage records)'),
         'x-phi-tier': header('Always non_phi on generation routes', { const: 'non_phi' }),
         'x-phi-cost-micro': header('What this request cost, micro-USD', { type: 'string', pattern: '^[0-9]+$' }),
+        'x-phi-attempts': header('Images: upstream attempts made for this request, retries and fallbacks included (0: none, e.g. an open breaker or a replay)', { type: 'string', pattern: '^[0-9]+$' }),
+        'x-phi-route': header('Images: the upstream endpoint that served (a fal endpoint id, or the worker workflow); a FALLBACKS endpoint when the primary failed'),
         'openai-poll-after-ms': header('While a video runs: poll again after this many ms'),
         'idempotent-replayed': header('true when the answer is the replay of an earlier request with the same Idempotency-Key'),
         'retry-after': header('Seconds to wait before retrying (429, 409, 503)'),
@@ -261,8 +293,69 @@ export function buildDocument(): Json {
         Video: video,
         VideoList: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Video') }, first_id: { type: ['string', 'null'] }, last_id: { type: ['string', 'null'] }, has_more: { type: 'boolean' } } },
         VideoDeleted: { type: 'object', properties: { id: { type: 'string' }, object: { const: 'video.deleted' }, deleted: { const: true } } },
-        Account: { type: 'object', properties: { account: { type: 'string' }, tier: { enum: ['paid', 'test'] }, balance_micro: { type: 'integer' }, held_micro: { type: 'integer' }, available_micro: { type: 'integer' }, rate_limit: { type: 'object' } } },
-        IssuedKey: { type: 'object', properties: { key: { type: 'string' }, key_id: { type: 'string' }, account: { type: 'string' }, tier: { type: 'string' }, rpm: { type: 'integer' }, label: { type: ['string', 'null'] }, created_at: { type: 'integer' }, expires_at: { type: ['integer', 'null'] } } },
+        Account: {
+          type: 'object',
+          properties: {
+            account: { type: 'string' },
+            tier: { enum: ['paid', 'test'] },
+            key_id: { type: 'string' },
+            balance_micro: { type: 'integer' },
+            held_micro: { type: 'integer' },
+            available_micro: { type: 'integer' },
+            rate_limit: { type: 'object' },
+            budget: {
+              type: ['object', 'null'],
+              description: "The key's budget, null when it has none",
+              properties: { budget_micro: { type: 'integer' }, budget_period: { enum: ['day', 'month', 'total'] }, spent_micro: { type: 'integer' }, held_micro: { type: 'integer' }, remaining_micro: { type: 'integer' }, resets_at: { type: ['integer', 'null'] } },
+            },
+          },
+        },
+        IssuedKey: { type: 'object', properties: { key: { type: 'string' }, key_id: { type: 'string' }, account: { type: 'string' }, tier: { type: 'string' }, rpm: { type: 'integer' }, label: { type: ['string', 'null'] }, created_at: { type: 'integer' }, expires_at: { type: ['integer', 'null'] }, budget_micro: { type: ['integer', 'null'] }, budget_period: { enum: ['day', 'month', 'total', null] } } },
+        KeyInfo: {
+          type: 'object',
+          properties: {
+            key_id: { type: 'string' },
+            label: { type: ['string', 'null'] },
+            tier: { enum: ['paid', 'test'] },
+            rpm: { type: 'integer' },
+            created_at: { type: 'integer' },
+            last_used_at: { type: ['integer', 'null'] },
+            expires_at: { type: ['integer', 'null'] },
+            revoked_at: { type: ['integer', 'null'] },
+            budget_micro: { type: ['integer', 'null'] },
+            budget_period: { enum: ['day', 'month', 'total', null] },
+            budget_spent_micro: { type: ['integer', 'null'], description: "Charged under the budget's current period (net of refunds)" },
+            budget_held_micro: { type: ['integer', 'null'], description: 'Held for running videos under the current period' },
+            budget_resets_at: { type: ['integer', 'null'], description: 'Unix seconds; null for a total budget' },
+          },
+        },
+        Stats: {
+          type: 'object',
+          properties: {
+            object: { const: 'stats' },
+            from: { type: 'integer' },
+            to: { type: 'integer' },
+            group: { enum: ['day', 'model', 'account', 'key'] },
+            account: { type: ['string', 'null'] },
+            accounts: { type: 'integer' },
+            data: { type: 'array', items: ref('StatsRow') },
+            total: ref('StatsRow'),
+            truncated: { type: 'boolean' },
+          },
+        },
+        StatsRow: {
+          type: 'object',
+          properties: {
+            group: { type: 'string' },
+            requests: { type: 'integer' },
+            successes: { type: 'integer' },
+            failures: { type: 'integer' },
+            failure_codes: { type: 'object', additionalProperties: { type: 'integer' } },
+            refusals: { type: 'object', properties: { insufficient_quota: { type: 'integer' }, budget_exceeded: { type: 'integer' }, rate_limit_exceeded: { type: 'integer' }, phi_blocked: { type: 'integer' } } },
+            spend_micro: { type: 'integer' },
+            latency_ms: { type: 'object', properties: { p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] }, samples: { type: 'integer' } } },
+          },
+        },
         UsageList: {
           type: 'object',
           properties: {
@@ -272,7 +365,7 @@ export function buildDocument(): Json {
             to: { type: 'integer' },
             total_cost_micro: { type: 'integer' },
             has_more: { type: 'boolean' },
-            data: { type: 'array', items: { type: 'object', properties: { at: { type: 'integer' }, type: { type: 'string' }, request_id: { type: ['string', 'null'] }, key_id: { type: ['string', 'null'] }, model: { type: ['string', 'null'] }, units: { type: ['number', 'null'] }, unit: { type: ['string', 'null'] }, cost_micro: { type: 'integer' }, video_id: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] } } } },
+            data: { type: 'array', items: { type: 'object', properties: { at: { type: 'integer' }, type: { type: 'string' }, request_id: { type: ['string', 'null'] }, key_id: { type: ['string', 'null'] }, model: { type: ['string', 'null'] }, units: { type: ['number', 'null'] }, unit: { type: ['string', 'null'] }, cost_micro: { type: 'integer' }, video_id: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] }, attempts: { type: 'integer', description: 'Present when the request needed more than one upstream attempt' }, route: { type: 'string', description: 'Present when a FALLBACKS endpoint served it' } } } },
           },
         },
         Event: { type: 'object', properties: { id: { type: 'string', pattern: '^evt_' }, object: { const: 'event' }, created_at: { type: 'integer' }, type: { enum: ['video.completed', 'video.failed'] }, data: { type: 'object', properties: { id: { type: 'string' } } } } },

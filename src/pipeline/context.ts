@@ -6,6 +6,7 @@ import type { Env } from '../env';
 import type { UrlRules } from '../http/urls';
 import type { Ledger } from '../ledger';
 import type { KeyRecord } from '../ledger/types';
+import type { Trace } from './trace';
 
 export interface Ctx {
   env: Env;
@@ -20,6 +21,8 @@ export interface Ctx {
   exec?: ExecutionContext;
   /** The request's id (null for the watcher). */
   requestId: string | null;
+  /** What it did upstream, for its log line (model, provider, upstream time); absent outside a request. */
+  trace?: Trace;
 }
 
 /** The request's execution context, or undefined outside a real request (unit calls). */
@@ -35,6 +38,8 @@ export function ctxOf(c: Context<AppEnv>): Ctx {
   const cfg = c.get('cfg');
   const url = new URL(c.req.url);
   const exec = execOf(c);
+  let trace = c.get('trace');
+  if (!trace) c.set('trace', (trace = {}));
   return {
     env: c.env,
     cfg,
@@ -44,5 +49,6 @@ export function ctxOf(c: Context<AppEnv>): Ctx {
     urlRules: { insecure: cfg.ALLOW_INSECURE_URLS, ownHosts: [url.host, ...(cfg.workerHost ? [cfg.workerHost] : [])] },
     exec,
     requestId: c.get('requestId') ?? null,
+    trace,
   };
 }

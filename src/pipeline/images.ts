@@ -2,21 +2,27 @@
 // limit + charge n × price, one ledger round trip) → provider → deliver → done. Only what was not delivered costs
 // another round trip: a failure refunds everything, a partial result refunds the missing images. With an
 // Idempotency-Key the response is stored for replays (a second round trip).
-import { resolveRoute } from '../catalog/resolve';
-import { ApiError, upstreamError } from '../http/errors';
+// Upstream failures are retried and may fall back to the model's FALLBACKS endpoints (src/providers/retry.ts): the
+// charge covers all of it — n × the dearest price that may run — and what actually ran is what is kept (a cheaper
+// endpoint, fewer images: refunded). A request that needed more than one attempt, or ran on a fallback, gets a note
+// in its usage record, written in the background.
+import { resolveRoute, routeChain, type Route } from '../catalog/resolve';
+import { ApiError, toApiError, upstreamError } from '../http/errors';
 import { randomId } from '../http/crypto';
 import { Bytes, embeddedLength, jsonText } from '../http/json-stream';
 import { persist } from '../ledger';
 import { deliverBase64, deliverUrl, imageKey, MAX_B64_TOTAL, type DeliverContext } from '../media/deliver';
 import { signMediaPath } from '../media/sign';
 import { providerFor } from '../providers';
-import type { Asset } from '../providers/types';
+import type { Asset, ImageResult, ImageRunOptions, Provider } from '../providers/types';
+import { MIN_ATTEMPT_MS, mayFallBack, remaining, withAttempts, type Budget } from '../providers/retry';
 import { sniff, SNIFF_BYTES } from '../media/sniff';
-import { planImages, type ImageAsk } from './image-plan';
+import { planImages, type ImageAsk, type Plan } from './image-plan';
 import { admit, IDEMPOTENCY_TTL_SEC, type IdempotencyInput } from './admit';
-import { usageMemo } from './usage';
+import { NOTE_SUFFIX, noteMemo, usageMemo } from './usage';
 import type { Ctx } from './context';
-import { forgetIdempotency, refund } from './money';
+import { forgetIdempotency, markerOf, refund, remember } from './money';
+import { noteOutcome, traceRoute, upstream } from './trace';
 
 export interface ImageJob extends ImageAsk {
   /** The model name the caller used (undefined → the default). */
@@ -28,6 +34,10 @@ export interface Outcome {
   body: unknown;
   costMicro: number;
   replayed: boolean;
+  /** upstream attempts made (x-phi-attempts), across endpoints */
+  attempts: number;
+  /** the endpoint (fal id, or worker workflow) that served (x-phi-route); none on a replay */
+  route?: string;
 }
 
 /** A response bigger than this is not stored for Idempotency-Key replays; a retry gets 409 (never a second charge). */
@@ -60,6 +70,7 @@ async function resign(ctx: Ctx, body: unknown): Promise<unknown> {
 
 export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput): Promise<Outcome> {
   const { cfg, key } = ctx;
+  const started = Date.now();
   const edit = job.images.length > 0;
   const resolved = resolveRoute({ model: job.model ?? undefined, kind: 'image', hasImage: edit }, key.tier, cfg, cfg.PRICE_MARGIN_BPS);
   // Before anything is held: what this route cannot serve is a 400 that costs nothing.
@@ -67,22 +78,32 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
   const { route, req } = plan;
   const provider = providerFor(route.provider, cfg);
   const claim = `img_${randomId(12)}`;
-  const planned = route.unitMicro * job.n;
+  // The charge covers whatever may run: the dearest of the route and its fallbacks (the difference is refunded).
+  const chain = routeChain(route, edit, cfg.fallbacks, cfg.PRICE_MARGIN_BPS);
+  const planned = Math.max(...chain.map((r) => r.unitMicro)) * job.n;
   // Every admitted request leaves a usage record (the free tier's at $0); the charge itself only when priced.
   const memo = usageMemo({ t: edit ? 'image_edit' : 'image', r: ctx.requestId, k: key.keyId, m: route.canonical, n: job.n, unit: 'image', f: job.responseFormat });
   const charge = { id: claim, amount: planned, memo };
-  const replay = await admit(ctx, { charge, idem, pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60 });
+  traceRoute(ctx, route.canonical, route.provider);
+  const pendingTtlSec = cfg.UPSTREAM_TIMEOUT_SECONDS + 60;
+  const admittedAt = Date.now();
+  const marker = idem && markerOf(idem.key, admittedAt, pendingTtlSec);
+  const replay = await admit(ctx, { charge, idem, pendingTtlSec, now: admittedAt });
   if (replay !== null) {
     const stored = JSON.parse(replay) as { body?: unknown };
     if (stored.body === undefined) {
       throw new ApiError(409, 'idempotency_conflict', 'This request already completed and was charged, but its response is too large to replay; use response_format=url for replayable results', 'Idempotency-Key', { 'x-should-retry': 'false' });
     }
-    return { body: await resign(ctx, stored.body), costMicro: 0, replayed: true };
+    return { body: await resign(ctx, stored.body), costMicro: 0, replayed: true, attempts: 0 };
   }
   let data: ({ url: string } | { b64_json: Bytes })[];
   let reported: { width: number; height: number } | undefined;
+  const budget: Budget = { deadline: started + Math.min(cfg.UPSTREAM_DEADLINE_MS, cfg.UPSTREAM_TIMEOUT_SECONDS * 1000), attempts: 0, maxAttempts: cfg.UPSTREAM_MAX_ATTEMPTS };
+  let served = route;
   try {
-    const result = await provider.generateImages(route, req, { shortRetention: Boolean(ctx.env.MEDIA) });
+    const ran = await upstream(ctx, () => generate(provider, chain, req, { shortRetention: Boolean(ctx.env.MEDIA), budget, exec: ctx.exec }));
+    served = ran.route;
+    const { result } = ran;
     reported = result.size;
     // The format asked for is the format delivered: an output of another type is the provider's failure.
     for (const asset of result.assets) expectFormat(asset.contentType, job.format);
@@ -109,11 +130,15 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
     }
   } catch (err) {
     // Nothing was delivered: the charge is refunded in full and the Idempotency-Key freed for a retry.
+    noteOutcome(ctx, claim, toApiError(err).code);
+    note(ctx, claim, budget.attempts, served, route);
     if (planned > 0) await refund(ctx, claim, 0);
-    await forgetIdempotency(ctx, idem?.key);
-    throw err;
+    await forgetIdempotency(ctx, marker);
+    throw withAttempts(err, budget.attempts);
   }
-  const cost = route.unitMicro * data.length;
+  noteOutcome(ctx, claim, null);
+  note(ctx, claim, budget.attempts, served, route);
+  const cost = served.unitMicro * data.length;
   if (planned > 0 && cost < planned) await refund(ctx, claim, cost); // a partial result pays for what came back
   // What OpenAI's response carries, where it is known: FLUX renders opaque images; the size as the provider reports
   // it, else as planned; the quality level the steps were chosen for (none where the model has no such control).
@@ -127,12 +152,36 @@ export async function runImages(ctx: Ctx, job: ImageJob, idem?: IdempotencyInput
     ...(plan.quality && { quality: plan.quality }),
   };
   if (idem) {
-    // Delivered and charged either way; if the response cannot be stored, a retry with this key waits out the
-    // in-flight marker (409) instead of being charged again.
+    // Delivered and charged either way; if the response cannot be stored now, it is queued: a retry with this key
+    // gets 409 (x-should-retry: true) until it lands, then the replay — never a second run or charge.
     const stored = { ...idem, response: replayRecord(body), ttlSec: IDEMPOTENCY_TTL_SEC };
-    await persist(() => ctx.ledger.remember({ account: key.account, now: Date.now(), idem: stored }), cfg.STORE_TIMEOUT_MS).catch(() => {});
+    await remember(ctx, { account: key.account, idem: stored });
   }
-  return { body, costMicro: cost, replayed: false };
+  return { body, costMicro: cost, replayed: false, attempts: budget.attempts, route: served.endpoint };
+}
+
+/**
+ * Runs the request on its chain of endpoints: the next one is tried only when this one failed retryably to the end
+ * (after its retries) or its breaker is open — never after a 4xx about the request, a lost answer or a timeout.
+ */
+async function generate(provider: Provider, chain: Route[], req: Plan['req'], opts: ImageRunOptions): Promise<{ result: ImageResult; route: Route }> {
+  for (let i = 0; ; i++) {
+    const route = chain[i]!;
+    try {
+      return { result: await provider.generateImages(route, req, opts), route };
+    } catch (err) {
+      if (i + 1 < chain.length && mayFallBack(err) && remaining(opts.budget) >= MIN_ATTEMPT_MS) continue;
+      throw err;
+    }
+  }
+}
+
+/** The attempts (and the endpoint that served, when a fallback did) as a note on the usage record; background. */
+function note(ctx: Ctx, claim: string, attempts: number, served: Route, primary: Route): void {
+  if (attempts <= 1 && served === primary) return;
+  const memo = noteMemo({ t: 'note', r: ctx.requestId, a: attempts, ...(served !== primary && { e: served.endpoint }) });
+  const write = persist(() => ctx.ledger.settle({ account: ctx.key.account, claim: `${claim}${NOTE_SUFFIX}`, amount: 0, memo, now: Date.now(), record: true }), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
+  if (ctx.exec) ctx.exec.waitUntil(write);
 }
 
 const MIME: Record<ImageAsk['format'], string> = { png: 'image/png', jpeg: 'image/jpeg' };

@@ -4,25 +4,28 @@
 import type { Config } from '../config';
 import { resolveRoute } from '../catalog/resolve';
 import { DEFAULT_SECONDS, planFrames, videoCost, type FramePlan } from '../catalog/video';
-import { ApiError, notFound, upstreamError } from '../http/errors';
+import { ApiError, notFound } from '../http/errors';
 import { hmac, randomId, toHex } from '../http/crypto';
 import { decodeJob, encodeJob, sealHook, type Job, type PendingJob } from '../jobs/id';
 import { persist } from '../ledger';
 import { accountTag, rehost, workerKey, type DeliverContext } from '../media/deliver';
-import { mp4Info, rangeReader } from '../media/mp4';
+import { mp4Info } from '../media/mp4';
 import { queuedProgress, runningProgress, type ProgressJob } from '../catalog/progress';
 import { signMediaPath } from '../media/sign';
 import { SERVABLE } from '../media/sniff';
 import { r2ReadAt } from '../media/store';
 import { providerFor } from '../providers';
-import type { Asset, InputFile } from '../providers/types';
+import type { Asset, InputFile, Provider, VideoState } from '../providers/types';
+import { isUnusable, noUsableVideo, UnusableOutput } from '../providers/unusable';
+import { deadlineFailure, pastDeadline, providerFailure, providerReader } from './video-end';
 import { admit, IDEMPOTENCY_TTL_SEC, readJob, type IdempotencyInput } from './admit';
 import type { JobRecord } from '../ledger/types';
 import { retentionMs } from '../jobs/retention';
 import type { Ctx } from './context';
-import { release } from './money';
+import { markerOf, release, remember } from './money';
 import { notify } from '../jobs/webhooks';
 import { usageMemo } from './usage';
+import { traceRoute, upstream } from './trace';
 
 export type { Ctx } from './context';
 
@@ -45,9 +48,10 @@ export const VIDEO_HOLD_TTL_SEC = 6 * 3600;
 export const VIDEO_RUN_ALLOWANCE_SEC = 3600;
 
 /**
- * fal's `X-Fal-Request-Timeout` (a deadline to START, not to finish): a job that has not started 5 h after
- * submission could no longer finish inside its hold (6 h, when the gateway stops following it), so fal drops it
- * with a 504 — unbilled by fal, and the job fails here with its hold released — instead of doing work nobody collects.
+ * The longest fal's `X-Fal-Request-Timeout` (a deadline to START, not to finish) may be: a job that has not started
+ * 5 h after submission could no longer finish inside its hold (6 h). What is sent is the job's own deadline
+ * (VIDEO_JOB_DEADLINE_SEC, 1 h by default), capped by this: fal drops a job that has not started by then with a 504
+ * — unbilled by fal, and the job fails here with its hold released — instead of doing work nobody collects.
  */
 export const VIDEO_START_TIMEOUT_SEC = VIDEO_HOLD_TTL_SEC - VIDEO_RUN_ALLOWANCE_SEC;
 
@@ -69,10 +73,16 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   const estimate = videoCost(route.unitMicro, plan);
   // A hold (of 0 on the free tier) makes the enqueue idempotent: sent again, it cannot hold twice.
   const holdId = `vh_${randomId(12)}`;
+  traceRoute(ctx, route.canonical, route.provider);
+  const pendingTtlSec = cfg.UPSTREAM_TIMEOUT_SECONDS + 60;
+  const admittedAt = Date.now();
+  const marker = idem && markerOf(idem.key, admittedAt, pendingTtlSec);
   const replay = await admit(ctx, {
+    model: route.canonical,
     hold: { id: holdId, amount: estimate, ttlSec: VIDEO_HOLD_TTL_SEC },
     idem,
-    pendingTtlSec: cfg.UPSTREAM_TIMEOUT_SECONDS + 60,
+    pendingTtlSec,
+    now: admittedAt,
   });
   if (replay !== null) return { replay: JSON.parse(replay) };
   const pending: PendingJob = {
@@ -93,9 +103,9 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
   const webhookUrl = route.provider === 'fal' ? `${ctx.origin}/v1/hooks/fal/${await sealHook(cfg.SIGNING_SECRET, pending)}` : undefined;
   let requestId: string;
   try {
-    requestId = await provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules, webhookUrl, startTimeoutSec: VIDEO_START_TIMEOUT_SEC });
+    requestId = await upstream(ctx, () => provider.submitVideo(route, { ...input, ...plan }, { shortRetention: Boolean(ctx.env.MEDIA), urlRules: ctx.urlRules, webhookUrl, startTimeoutSec: Math.min(VIDEO_START_TIMEOUT_SEC, cfg.VIDEO_JOB_DEADLINE_SEC) }));
   } catch (err) {
-    await release(ctx, key.account, holdId, idem?.key);
+    await release(ctx, key.account, holdId, marker);
     throw err;
   }
   const job: Job = { ...pending, r: requestId };
@@ -104,22 +114,23 @@ export async function enqueueVideo(ctx: Ctx, input: VideoInput, idem?: Idempoten
 
 /**
  * Completes an enqueue in one ledger call: records the job (for listing and for cheap polls) and stores the
- * response an Idempotency-Key replays. Best effort — the job exists either way, and polls still work without it.
+ * response an Idempotency-Key replays. Never fails the enqueue — the job exists either way, and polls work without
+ * its record; a call that does not land is queued (a retry with the key gets 409, x-should-retry: true, until then).
  */
 export async function recordEnqueue(ctx: Ctx, enqueued: Enqueued, idem: IdempotencyInput | undefined, response: unknown, from?: string): Promise<void> {
   const req = {
     account: ctx.key.account,
-    now: Date.now(),
     job: { key: jobKey(enqueued.job), id: enqueued.id, createdAt: enqueued.job.t, from, meta: JSON.stringify({ r: ctx.requestId, k: ctx.key.keyId }) },
     ...(idem && { idem: { ...idem, response: JSON.stringify(response), ttlSec: IDEMPOTENCY_TTL_SEC } }),
   };
-  await persist(() => ctx.ledger.remember(req), ctx.cfg.STORE_TIMEOUT_MS).catch(() => {});
+  await remember(ctx, req);
 }
 
 /** Opens a job id for this caller; forged, tampered or another account's ids are a plain 404. */
 export async function loadJob(ctx: Ctx, id: string): Promise<Job> {
   const job = await decodeJob(ctx.cfg.SIGNING_SECRET, id, ctx.key.account);
   if (!job || (job.p === 'fal') !== (ctx.key.tier === 'paid')) throw notFound('No such video');
+  traceRoute(ctx, job.m, job.p);
   return job;
 }
 
@@ -176,49 +187,97 @@ export async function pollJob(ctx: Ctx, job: Job, id: string): Promise<Polled> {
   return { ...(await advance(ctx, job, id, key, record?.meta ?? null)), ...from };
 }
 
-/** Asks the provider where an unfinished job is, and ends it (settles it) when it has ended. */
+/**
+ * Asks the provider where an unfinished job is, and ends it (settles it) when it has ended: completed with a usable
+ * video, or failed — by the provider, with an output that can never be delivered, or past VIDEO_JOB_DEADLINE_SEC
+ * (src/pipeline/video-end.ts). A provider that is down or answers nonsense before the deadline is the poll's error.
+ */
 async function advance(ctx: Ctx, job: Job, id: string, key: string, meta: string | null): Promise<Polled> {
   const provider = providerFor(job.p, ctx.cfg);
-  const state = await provider.videoStatus(job.e, job.r);
+  let state: VideoState;
+  try {
+    state = await upstream(ctx, () => provider.videoStatus(job.e, job.r));
+  } catch (err) {
+    if (providerFailure(err) && pastDeadline(ctx.cfg, job)) return expire(ctx, provider, job, id, key, meta);
+    throw err;
+  }
   const now = Math.floor(Date.now() / 1000);
-  let expires: number | undefined;
-  if (state.status === 'failed') {
-    const failed: Finished = { s: 'failed', at: now, cost: 0, code: state.code, msg: state.message };
-    return settle(ctx, job, id, key, 0, failed, meta);
+  if (state.status === 'failed') return fail(ctx, job, id, key, meta, state.code, state.message);
+  if (state.status === 'queued' || state.status === 'in_progress') {
+    if (pastDeadline(ctx.cfg, job, now)) return expire(ctx, provider, job, id, key, meta);
+    return state.status === 'queued' ? { status: 'queued', progress: queuedProgress(state.position) } : { status: 'in_progress', progress: runningProgress(job, Date.now()) };
   }
-  if (state.status === 'queued') return { status: 'queued', progress: queuedProgress(state.position) };
-  if (state.status === 'in_progress') return { status: 'in_progress', progress: runningProgress(job, Date.now()) };
+  let finished: Finished;
+  try {
+    finished = await delivered(ctx, provider, job, id, state.asset, now);
+  } catch (err) {
+    if (isUnusable(err)) {
+      const f = noUsableVideo(err.why);
+      return fail(ctx, job, id, key, meta, f.code, f.message);
+    }
+    if (providerFailure(err) && pastDeadline(ctx.cfg, job)) return expire(ctx, provider, job, id, key, meta);
+    throw err;
+  }
+  return settle(ctx, job, id, key, finished.cost, finished, meta);
+}
+
+/** Ends a job failed: its hold released and its claim settled at 0 in one ledger call, `video.failed` sent. */
+function fail(ctx: Ctx, job: Job, id: string, key: string, meta: string | null, code: string, message: string): Promise<Polled> {
+  const failed: Finished = { s: 'failed', at: Math.floor(Date.now() / 1000), cost: 0, code, msg: message };
+  return settle(ctx, job, id, key, 0, failed, meta);
+}
+
+/** Past its deadline and not finished: failed here first (nothing charged, ever), then stopped at the provider. */
+async function expire(ctx: Ctx, provider: Provider, job: Job, id: string, key: string, meta: string | null): Promise<Polled> {
+  const { code, message } = deadlineFailure(ctx.cfg);
+  const ended = await fail(ctx, job, id, key, meta, code, message);
+  if (ended.status === 'failed' && ended.code === code) {
+    const cancel = provider.cancel(job.e, job.r).catch(() => {});
+    if (ctx.exec) ctx.exec.waitUntil(cancel);
+    else await cancel;
+  }
+  return ended;
+}
+
+/**
+ * The final state of a completed job, from its output: re-hosted (with MEDIA) and read once — its duration and
+ * picture size are the Video object's `seconds` and `size` on every later poll, with no further read. Throws
+ * UnusableOutput for an output that is not a playable MP4 (wrong type, empty, zero seconds, over the cap, a refused
+ * host), any other error when the provider or R2 failed (tried again on the next look).
+ */
+async function delivered(ctx: Ctx, provider: Provider, job: Job, id: string, asset: Asset, now: number): Promise<Finished> {
   let mediaKey: string | undefined;
-  if (!ctx.env.MEDIA && state.asset.kind === 'worker' && !SERVABLE.has(state.asset.contentType)) {
-    throw upstreamError('The worker produced a file that is not a video');
-  }
+  let expires: number | undefined;
+  if (!ctx.env.MEDIA && asset.kind === 'worker' && !SERVABLE.has(asset.contentType)) throw new UnusableOutput('The worker produced a file that is not a video', 'the file is not a video');
   if (ctx.env.MEDIA) {
     const dctx: DeliverContext = { cfg: ctx.cfg, bucket: ctx.env.MEDIA, provider, account: job.a, origin: ctx.origin, jobs: ctx.env.JOBS, exec: ctx.exec };
     mediaKey = await videoKey(ctx.cfg, id, job.a);
     // The copy is kept MEDIA_RETENTION_HOURS from this completion (the Video object's expires_at), then deleted.
-    expires = (await rehost(dctx, state.asset, 'video', mediaKey, now * 1000 + retentionMs(ctx.cfg))).expires;
+    expires = (await rehost(dctx, asset, 'video', mediaKey, now * 1000 + retentionMs(ctx.cfg))).expires;
   }
+  // A failing read is thrown (the next look tries again). Bytes that hold no movie are not an MP4; a movie whose
+  // length reads as zero — every duration in it 0, or none readable — is no video either: what cannot be measured
+  // is neither delivered nor billed (README "What happens when…").
+  const info = await mp4Info(mediaKey ? r2ReadAt(ctx.env.MEDIA!, mediaKey) : providerReader(provider, asset));
+  if (!info?.durationMs) {
+    if (mediaKey) await ctx.env.MEDIA!.delete(mediaKey).catch(() => {});
+    throw new UnusableOutput('The provider returned no usable video', info ? 'its duration is zero or cannot be read' : 'the file is not an MP4');
+  }
+  const ms = info.durationMs;
   const plannedMs = Math.round((job.f * 1000) / job.fps);
   const planned = videoCost(job.u, { frames: job.f, fps: job.fps });
-  // What was delivered, read once from the file (a few range reads) and kept in the final state: its duration and
-  // picture size are the Video object's `seconds` and `size` on every later poll, with no further read.
-  const read = mediaKey ? r2ReadAt(ctx.env.MEDIA!, mediaKey) : rangeReader((range) => provider.open(state.asset, range));
-  const info = await mp4Info(read).catch(() => null);
-  const ms = info?.durationMs || 0;
-  // Bill what was delivered: the file's own duration when shorter than planned (e.g. a short avatar audio). A
-  // zero or unreadable duration is not "free": it bills the planned amount. Billed never exceeds planned.
-  const amount = planned === 0 ? 0 : !ms ? planned : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
-  const billedMs = !ms ? plannedMs : Math.min(plannedMs, ms);
-  const finished: Finished = {
+  // Bill what was delivered: the file's own duration when shorter than planned (e.g. a short avatar audio), never
+  // more than planned.
+  const amount = planned === 0 ? 0 : Math.min(planned, Math.floor((job.u * ms + 500) / 1000));
+  return {
     s: 'completed',
     at: now,
     cost: amount,
-    d: billedMs,
-    ...(ms && { dur: ms }),
-    ...(info?.size && { wh: `${info.size.width}x${info.size.height}` }),
-    ...(mediaKey ? { k: mediaKey, x: expires } : { a: state.asset }),
+    d: Math.min(plannedMs, ms),
+    dur: ms,
+    ...(info.size && { wh: `${info.size.width}x${info.size.height}` }),
+    ...(mediaKey ? { k: mediaKey, x: expires } : { a: asset }),
   };
-  return settle(ctx, job, id, key, amount, finished, meta);
 }
 
 /**
@@ -254,14 +313,15 @@ async function settle(ctx: Ctx, job: Job, id: string, key: string, amount: numbe
 
 /**
  * Follows a job for nobody in particular (the watcher, a fal webhook): the path of a poll — its record, else the
- * provider, and the same settle under the same claim — without a customer's rate limit. `null` when the job has no
- * record yet (its enqueue has not completed) or no longer has one.
+ * provider, and the same settle under the same claim — without a customer's rate limit. `null` when the job was
+ * deleted. A job with no record yet (its enqueue has not completed, or its record was lost and is still being
+ * written by the queue) is reported queued, untouched — until its deadline, when it is ended like any other.
  */
 export async function followJob(ctx: Ctx, job: Job, id: string): Promise<Polled | null> {
   const key = jobKey(job);
   const r = await persist(() => ctx.ledger.admit({ account: job.a, keyId: 'system:follow', rpm: 1_000_000, now: Date.now(), lookup: key }), ctx.cfg.STORE_TIMEOUT_MS);
   const record = r.ok ? (r.job ?? null) : null;
-  if (!record) return null;
+  if (!record) return pastDeadline(ctx.cfg, job) ? advance(ctx, job, id, key, null) : { status: 'queued', progress: 0 };
   if (record.state) {
     const f = JSON.parse(record.state) as Finished;
     return f.s === 'deleted' ? null : present(ctx, f, false);

@@ -8,8 +8,11 @@ import type { Route } from '../catalog/resolve';
 import { ApiError, badRequest, providerUnavailable, upstreamError, upstreamTimeout } from '../http/errors';
 import { Bytes, jsonStream, sized } from '../http/json-stream';
 import { allowedOutput } from '../http/urls';
-import type { Asset, ImageRequest, ImageResult, InputFile, Provider, RunOptions, VideoRequest, VideoState } from './types';
+import { Breaker, falBreakerKey } from './breaker';
+import { retryAfterMs, retrying, UpstreamError } from './retry';
+import type { Asset, ImageRequest, ImageResult, ImageRunOptions, InputFile, Provider, RunOptions, VideoRequest, VideoState } from './types';
 import { expectShape, fetchFollowing, readJsonBody, upstreamFetch } from './upstream';
+import { noUsableVideo, UnusableOutput } from './unusable';
 
 // What fal returns, validated at the boundary (anything else is a 502, never a 500).
 const output = z.object({ url: z.string(), content_type: z.optional(z.unknown()), width: z.optional(z.unknown()), height: z.optional(z.unknown()) });
@@ -33,7 +36,8 @@ export function endpointBase(id: string): string {
 
 const encPath = (id: string) => id.split('/').map(encodeURIComponent).join('/');
 
-const foreignOutput = () => upstreamError('The provider returned an output from an unexpected location');
+const FOREIGN = 'its URL is outside the allowed hosts, FAL_MEDIA_HOSTS';
+const foreignOutput = () => new UnusableOutput('The provider returned an output from an unexpected location', FOREIGN);
 
 export class FalProvider implements Provider {
   constructor(
@@ -68,14 +72,29 @@ export class FalProvider implements Provider {
     return { kind: 'url', url, contentType: typeof contentType === 'string' ? contentType : fallback };
   }
 
-  async generateImages(route: Route, req: ImageRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<ImageResult> {
-    const body = jsonStream(imageInput(req));
-    const reply = await this.call(`${this.cfg.falRunBase}/${encPath(route.endpoint)}`, {
-      method: 'POST',
-      headers: { ...this.headers(opts), 'content-length': String(body.length) },
-      body: sized(body),
+  /**
+   * fal.run, synchronous: retried (src/providers/retry.ts) inside the endpoint's breaker, each attempt bounded by
+   * what remains of the request's deadline, which fal also gets as X-Fal-Request-Timeout (its time-to-start
+   * deadline: past it fal answers an unbilled 504 instead of starting work the gateway would abandon).
+   */
+  async generateImages(route: Route, req: ImageRequest, opts: ImageRunOptions): Promise<ImageResult> {
+    const url = `${this.cfg.falRunBase}/${encPath(route.endpoint)}`;
+    const breaker = new Breaker(falBreakerKey(this.cfg.falRunBase, route.endpoint), breakerSettings(this.cfg), opts.exec);
+    const reply = await retrying(opts.budget, { breaker }, async (left) => {
+      const timeoutMs = Math.min(this.timeoutMs, left);
+      const deadline = Date.now() + timeoutMs;
+      const body = jsonStream(imageInput(req)); // a fresh stream per attempt
+      const headers = { ...this.headers(opts), 'content-length': String(body.length), 'x-fal-request-timeout': (Math.max(200, timeoutMs) / 1000).toFixed(1) };
+      const res = await upstreamFetch(url, { method: 'POST', headers, body: sized(body) }, timeoutMs);
+      if (!res.ok) throw await falError(res);
+      // Answered 200: whatever happens to the body now, fal may have billed the work — never repeated.
+      try {
+        return expectShape(imagesReply, await readJsonBody(res, deadline));
+      } catch (err) {
+        throw err instanceof ApiError ? new UpstreamError(err, false, 'up') : err;
+      }
     });
-    const out = expectShape(imagesReply, reply);
+    const out = reply;
     const images = out.images.slice(0, req.n);
     const assets = images.map((i) => this.asset(i.url, i.content_type, `image/${req.format}`));
     if (!assets.length) throw upstreamError('The provider returned no images');
@@ -83,6 +102,12 @@ export class FalProvider implements Provider {
     return { assets, revisedPrompt: revised, size: reportedSize(images) };
   }
 
+  /**
+   * A queue submit is sent once, never repeated: fal documents no way to make a submit idempotent (no idempotency
+   * key among its platform headers; the queue's own retries happen after it has accepted a request), so a submit
+   * whose answer was lost may have created a job — repeating it could create a second. It fails mapped, and the
+   * caller releases the hold. README "Retries and fallbacks".
+   */
   async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention' | 'webhookUrl' | 'startTimeoutSec'>): Promise<string> {
     const body = jsonStream(videoInput(route, req));
     const headers: Record<string, string> = { ...this.headers(opts), 'content-length': String(body.length) };
@@ -115,8 +140,12 @@ export class FalProvider implements Provider {
         ? { status: 'failed', code: 'upstream_timeout', message: 'The provider timed out generating the video' }
         : { status: 'failed', code: 'generation_failed', message: 'The provider could not generate the video' };
     }
-    const out = expectShape(videoReply, await readJsonBody(res, deadline));
-    return { status: 'completed', asset: this.asset(out.video.url, out.video.content_type, 'video/mp4') };
+    // COMPLETED with a result that names no video (`{"seed":1}`, null, a bare string) or one fal may not serve from
+    // here is final too: the job ends failed (nothing charged), it does not stay a 502 on every poll.
+    const out = videoReply.safeParse(await readJsonBody(res, deadline));
+    if (!out.success) return noUsableVideo('its result names no video');
+    if (!allowedOutput(out.data.video.url, this.cfg.falMediaHosts)) return noUsableVideo(FOREIGN);
+    return { status: 'completed', asset: this.asset(out.data.video.url, out.data.video.content_type, 'video/mp4') };
   }
 
   async cancel(endpoint: string, requestId: string): Promise<void> {
@@ -205,8 +234,24 @@ function inputValue(input: InputFile): string | Bytes {
 /** Field names fal may report in a 422 (its `loc`); anything else is not repeated to the customer. */
 const FIELD = /^[a-z_][a-z0-9_]{0,63}$/i;
 
-/** Maps fal's error responses onto the gateway's codes, in the gateway's own words. */
-export async function falError(res: Response): Promise<ApiError> {
+/** The breaker settings of the configuration. */
+export const breakerSettings = (cfg: Config) => ({ threshold: cfg.BREAKER_THRESHOLD, cooldownMs: cfg.BREAKER_COOLDOWN_MS });
+
+/** fal's answers that say the request was not run: worth another attempt (unless fal says otherwise). */
+const RETRYABLE = new Set([429, 502, 503, 504]);
+
+/**
+ * Maps fal's error responses onto the gateway's codes, in the gateway's own words, classified for the retry loop:
+ * 429/502/503/504 may be retried (fal's X-Fal-Retryable, when present, decides instead); a 4xx says fal is up.
+ */
+export async function falError(res: Response): Promise<UpstreamError> {
+  const hint = res.headers.get('x-fal-retryable')?.trim().toLowerCase();
+  const retryable = hint === 'true' ? res.status >= 500 || res.status === 429 : hint === 'false' ? false : RETRYABLE.has(res.status);
+  const health = res.status >= 500 || res.status === 429 ? 'down' : 'up';
+  return new UpstreamError(await falErrorOf(res), retryable, health, retryAfterMs(res));
+}
+
+async function falErrorOf(res: Response): Promise<ApiError> {
   let body: { detail?: unknown; error_type?: unknown } = {};
   try {
     body = ((await readJsonBody(res)) ?? {}) as typeof body;
@@ -222,7 +267,8 @@ export async function falError(res: Response): Promise<ApiError> {
   }
   if (res.status === 504 || type === 'request_timeout' || type === 'startup_timeout') return upstreamTimeout();
   if (res.status === 429) {
-    return new ApiError(503, 'provider_unavailable', 'The provider is at capacity; retry shortly', null, { 'retry-after': '5' });
+    const after = retryAfterMs(res);
+    return new ApiError(503, 'provider_unavailable', 'The provider is at capacity; retry shortly', null, { 'retry-after': String(after ? Math.max(1, Math.ceil(after / 1000)) : 5) });
   }
   return upstreamError(`The provider failed (HTTP ${res.status})`);
 }

@@ -2,6 +2,7 @@
 import type { Route } from '../catalog/resolve';
 import type { UrlRules } from '../http/urls';
 import type { LoadedInput } from '../media/inputs';
+import type { Budget } from './retry';
 
 /** A generated file: a public URL (fal) or a private reference only the gateway may open (worker). */
 export type Asset =
@@ -72,8 +73,15 @@ export interface RunOptions {
   startTimeoutSec?: number;
 }
 
+/** A synchronous image run: the request's deadline and attempt count, shared across its attempts and fallbacks. */
+export interface ImageRunOptions extends Pick<RunOptions, 'shortRetention'> {
+  budget: Budget;
+  /** keeps the breakers' background cache reads and writes alive */
+  exec?: ExecutionContext;
+}
+
 export interface Provider {
-  generateImages(route: Route, req: ImageRequest, opts: Pick<RunOptions, 'shortRetention'>): Promise<ImageResult>;
+  generateImages(route: Route, req: ImageRequest, opts: ImageRunOptions): Promise<ImageResult>;
   submitVideo(route: Route, req: VideoRequest, opts: RunOptions): Promise<string>;
   videoStatus(endpoint: string, requestId: string): Promise<VideoState>;
   /** Opens an asset's bytes (Range passed through when given). */

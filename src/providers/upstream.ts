@@ -1,20 +1,25 @@
 import type * as z from 'zod/mini';
 import { BodyError, readJsonCapped } from '../http/body';
 import { ApiError, upstreamError, upstreamTimeout } from '../http/errors';
+import { connectionFailure, UpstreamError } from './retry';
 
 /** Largest JSON document accepted from a provider. */
 export const MAX_UPSTREAM_JSON = 4 * 1024 * 1024;
 
 const isAbort = (err: unknown) => err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
 
-/** fetch with a deadline; network failures and timeouts become mapped 5xx errors (nothing is charged). */
+/**
+ * fetch with a deadline; network failures and timeouts become mapped 5xx errors (nothing is charged), classified for
+ * the retry loop: a connection that failed at once may be retried, a timeout or a late drop may not (src/providers/retry.ts).
+ */
 export async function upstreamFetch(url: string, init: RequestInit, timeoutMs: number, doFetch: typeof fetch = fetch): Promise<Response> {
+  const startedAt = Date.now();
   try {
-    return await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    return await doFetch(url, { ...init, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) });
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    if (isAbort(err)) throw upstreamTimeout();
-    throw upstreamError('The provider could not be reached');
+    if (isAbort(err)) throw new UpstreamError(upstreamTimeout(), false, 'down');
+    throw connectionFailure(startedAt);
   }
 }
 

@@ -6,9 +6,12 @@ import { AwsClient } from 'aws4fetch';
 import * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { Route } from '../catalog/resolve';
-import { providerUnavailable, upstreamError, upstreamTimeout } from '../http/errors';
+import { ApiError, providerUnavailable, upstreamError, upstreamTimeout } from '../http/errors';
 import { fetchInput, type InputKind, type LoadedInput } from '../media/inputs';
-import type { Asset, ImageRequest, ImageResult, InputFile, Provider, RunOptions, VideoRequest, VideoState } from './types';
+import { Breaker, workerBreakerKey } from './breaker';
+import { breakerSettings } from './fal';
+import { remaining, retryAfterMs, retrying, settle, UpstreamError } from './retry';
+import type { Asset, ImageRequest, ImageResult, ImageRunOptions, InputFile, Provider, RunOptions, VideoRequest, VideoState } from './types';
 import { expectShape, readJsonBody, sleep, upstreamFetch } from './upstream';
 import { WORKFLOWS, type WorkflowInputs } from './workflows';
 
@@ -39,6 +42,17 @@ type HistoryEntry = z.infer<typeof historyEntry>;
 type FileRef = z.infer<typeof fileRef>;
 
 const POLL_MS = 250;
+/** retry-after of a refusal for a full worker queue (WORKER_MAX_QUEUE). */
+export const WORKER_BUSY_RETRY_AFTER_SEC = 10;
+
+/**
+ * A submit's failure that said the worker is down (no answer, 5xx, our timeout) may be retried whatever its kind:
+ * the next attempt first asks the worker whether it has the prompt.
+ */
+const asRetryable = (err: unknown): never => {
+  if (err instanceof UpstreamError && err.health === 'down' && !err.retryable) throw new UpstreamError(err, true, 'down', err.retryAfterMs);
+  throw err;
+};
 const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0]! % 2 ** 31;
 
 export class WorkerProvider implements Provider {
@@ -57,64 +71,119 @@ export class WorkerProvider implements Provider {
       a?.kind === 'sigv4' ? new AwsClient({ accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey, region: a.region, service: a.service, retries: 0 }) : null;
   }
 
-  private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+  private async fetch(path: string, init: RequestInit = {}, timeoutMs = this.timeoutMs): Promise<Response> {
     const url = `${this.base}${path}`;
     const auth = this.cfg.workerAuth;
     const headers = new Headers(init.headers);
     if (auth?.kind === 'bearer') headers.set('authorization', `Bearer ${auth.token}`);
     const doFetch = this.signer ? (this.signer.fetch.bind(this.signer) as typeof fetch) : fetch;
-    return upstreamFetch(url, { ...init, headers }, this.timeoutMs, doFetch);
+    return upstreamFetch(url, { ...init, headers }, Math.min(this.timeoutMs, timeoutMs), doFetch);
   }
 
-  private async json(path: string, init?: RequestInit): Promise<unknown> {
-    const deadline = Date.now() + this.timeoutMs;
-    const res = await this.fetch(path, init);
+  private async json(path: string, init?: RequestInit, timeoutMs = this.timeoutMs): Promise<unknown> {
+    const deadline = Date.now() + Math.min(this.timeoutMs, timeoutMs);
+    const res = await this.fetch(path, init, timeoutMs);
     if (!res.ok) throw await workerError(res);
     return readJsonBody(res, deadline);
   }
 
-  private async queuePrompt(workflow: string, inputs: WorkflowInputs): Promise<string> {
+  private async queuePrompt(workflow: string, inputs: WorkflowInputs, promptId: string = crypto.randomUUID(), timeoutMs = this.timeoutMs): Promise<string> {
     const build = WORKFLOWS[workflow];
     if (!build) throw upstreamError('No workflow template for this model');
-    const body = { prompt: build(inputs), client_id: 'phi-gateway', prompt_id: crypto.randomUUID() };
+    const body = { prompt: build(inputs), client_id: 'phi-gateway', prompt_id: promptId };
     const out = expectShape(
       promptReply,
-      await this.json('/prompt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      await this.json('/prompt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs),
     );
     return out.prompt_id ?? body.prompt_id;
   }
 
-  private async history(promptId: string): Promise<HistoryEntry | null> {
-    const h = expectShape(historyReply, await this.json(`/history/${encodeURIComponent(promptId)}`));
+  private async history(promptId: string, timeoutMs = this.timeoutMs): Promise<HistoryEntry | null> {
+    const h = expectShape(historyReply, await this.json(`/history/${encodeURIComponent(promptId)}`, undefined, timeoutMs));
     return h[promptId] ?? null;
   }
 
-  async generateImages(route: Route, req: ImageRequest): Promise<ImageResult> {
+  /** Whether the worker already has this prompt (queued, running or finished): a repeated submit must not queue it twice. */
+  private async known(promptId: string, timeoutMs: number): Promise<boolean> {
+    if (await this.history(promptId, timeoutMs)) return true;
+    const q = expectShape(queueReply, await this.json('/queue', undefined, timeoutMs));
+    return [...q.queue_running, ...(q.queue_pending ?? [])].some((item) => Array.isArray(item) && item[1] === promptId);
+  }
+
+  /** Back-pressure: with WORKER_MAX_QUEUE set, a worker with that many prompts queued or running is not given more. */
+  private async admitQueue(timeoutMs: number): Promise<void> {
+    const max = this.cfg.WORKER_MAX_QUEUE;
+    if (!max) return;
+    const q = expectShape(queueReply, await this.json('/queue', undefined, timeoutMs));
+    const depth = q.queue_running.length + (q.queue_pending?.length ?? 0);
+    if (depth >= max) {
+      const busy = new ApiError(503, 'provider_unavailable', 'The test worker is busy; retry shortly', null, { 'retry-after': String(WORKER_BUSY_RETRY_AFTER_SEC) });
+      throw new UpstreamError(busy, false, 'up');
+    }
+  }
+
+  /**
+   * The free tier's images, retried inside the worker's breaker. The prompt id is the gateway's own, so a submit is
+   * repeated only after asking the worker whether it already has that id (history, queue): a lost answer is
+   * recovered, never queued twice. Uploads go under one fresh name with overwrite, so repeating one is harmless.
+   */
+  async generateImages(route: Route, req: ImageRequest, opts: ImageRunOptions): Promise<ImageResult> {
     // One input image at most (the gateway refuses more for this tier before anything is charged or sent).
     if (req.images.length > 1 || req.width === undefined || req.height === undefined) throw upstreamError('The worker takes one input image and an explicit size');
-    const image = req.images[0] ? await this.put(req.images[0]) : undefined;
-    const id = await this.queuePrompt(route.endpoint, {
-      prompt: req.prompt,
-      seed: req.seed ?? randomSeed(),
-      width: req.width,
-      height: req.height,
-      batch: req.n,
-      steps: req.steps,
-      denoise: req.strength,
-      image,
-    });
-    const deadline = Date.now() + this.timeoutMs;
+    const { budget } = opts;
+    const breaker = new Breaker(workerBreakerKey(this.base), breakerSettings(this.cfg), opts.exec);
+    const ticket = breaker.enter();
+    try {
+      const file = req.images[0];
+      const name = file && `phi_${crypto.randomUUID()}.${file.ext}`;
+      const image = file && name ? await retrying(budget, { count: false }, (left) => this.put(file, name, left)) : undefined;
+      const inputs: WorkflowInputs = {
+        prompt: req.prompt,
+        seed: req.seed ?? randomSeed(),
+        width: req.width,
+        height: req.height,
+        batch: req.n,
+        steps: req.steps,
+        denoise: req.strength,
+        image,
+      };
+      let id: string = crypto.randomUUID();
+      let sent = false;
+      await retrying(budget, {}, async (left) => {
+        if (sent && (await this.known(id, left).catch(asRetryable))) return;
+        if (!sent) await this.admitQueue(left);
+        sent = true;
+        id = await this.queuePrompt(route.endpoint, inputs, id, left).catch(asRetryable);
+      });
+      const result = await this.await(id, req.n, budget);
+      breaker.success(ticket);
+      return result;
+    } catch (err) {
+      settle(breaker, ticket, err);
+      throw err;
+    } finally {
+      breaker.release(ticket);
+    }
+  }
+
+  /** Polls the prompt's history until it is done or the deadline passes (a failed poll is tried again meanwhile). */
+  private async await(id: string, n: number, budget: ImageRunOptions['budget']): Promise<ImageResult> {
     for (;;) {
-      const entry = await this.history(id);
+      let entry: HistoryEntry | null = null;
+      try {
+        entry = await this.history(id, remaining(budget));
+      } catch (err) {
+        if (!(err instanceof UpstreamError && err.health === 'down') || remaining(budget) < POLL_MS) throw err; // a GET: safe to send again
+      }
       if (entry) {
         if (failed(entry)) throw upstreamError('The worker failed to generate the images');
-        const assets = collect(entry, 'image').slice(0, req.n);
+        const assets = collect(entry, 'image').slice(0, n);
         if (!assets.length) throw upstreamError('The worker produced no images');
         return { assets };
       }
-      if (Date.now() > deadline) {
+      if (remaining(budget) <= POLL_MS) {
         await this.fetch('/interrupt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt_id: id }) }).catch(() => {});
-        throw upstreamTimeout('The worker did not finish in time');
+        throw new UpstreamError(upstreamTimeout('The worker did not finish in time'), false, 'down');
       }
       await sleep(POLL_MS);
     }
@@ -161,16 +230,17 @@ export class WorkerProvider implements Provider {
   /** Puts an input on the worker (ComfyUI loads inputs by name); URLs are fetched under the customer-URL rules. */
   private async upload(input: InputFile | undefined, kind: InputKind, opts: RunOptions): Promise<string | undefined> {
     if (!input) return undefined;
-    return this.put('url' in input ? await fetchInput(input.url, kind, input.field, opts.urlRules, this.timeoutMs) : input.loaded);
+    const file = 'url' in input ? await fetchInput(input.url, kind, input.field, opts.urlRules, this.timeoutMs) : input.loaded;
+    return this.put(file, `phi_${crypto.randomUUID()}.${file.ext}`);
   }
 
-  /** Uploads bytes with /upload/image under a fresh name; returns the name a workflow loads them by. */
-  private async put(file: LoadedInput): Promise<string> {
-    const form = multipart({ type: 'input', overwrite: 'true' }, 'image', `phi_${crypto.randomUUID()}.${file.ext}`, file);
+  /** Uploads bytes with /upload/image under `name` (overwriting: sent twice it is the same file); returns the name a workflow loads them by. */
+  private async put(file: LoadedInput, name: string, timeoutMs = this.timeoutMs): Promise<string> {
+    const form = multipart({ type: 'input', overwrite: 'true' }, 'image', name, file);
     const headers: Record<string, string> = { 'content-type': form.type, 'content-length': String(form.length) };
     // SigV4 signs a hash of the body: compute it over one pass of the stream, then send a second pass.
     if (this.signer) headers['x-amz-content-sha256'] = await sha256Hex(form.stream());
-    const out = expectShape(uploadReply, await this.json('/upload/image', { method: 'POST', headers, body: fixed(form.stream(), form.length) }));
+    const out = expectShape(uploadReply, await this.json('/upload/image', { method: 'POST', headers, body: fixed(form.stream(), form.length) }, timeoutMs));
     return out.subfolder ? `${out.subfolder}/${out.name}` : out.name;
   }
 }
@@ -264,10 +334,22 @@ function contentTypeOf(f: FileRef): string {
   return TYPES[f.filename.split('.').pop()?.toLowerCase() ?? ''] ?? 'application/octet-stream';
 }
 
-/** The worker's failures in the gateway's words (ComfyUI's error bodies are not passed on). */
-async function workerError(res: Response): Promise<Error> {
+/**
+ * The worker's failures in the gateway's words (ComfyUI's error bodies are not passed on). Its back-pressure (429 or
+ * 503, usually from what fronts it) is a 503 with retry-after, never a 502; 429/502/503/504 may be retried.
+ */
+async function workerError(res: Response): Promise<UpstreamError> {
   await res.body?.cancel().catch(() => {});
-  if (res.status === 400) return upstreamError('The worker rejected the workflow');
-  if (res.status === 401 || res.status === 403) return upstreamError('The worker refused the gateway credentials');
-  return upstreamError(`The worker failed (HTTP ${res.status})`);
+  const after = retryAfterMs(res);
+  const down = res.status >= 500 || res.status === 429;
+  const retryable = [429, 502, 503, 504].includes(res.status);
+  let err: ApiError;
+  if (res.status === 400) err = upstreamError('The worker rejected the workflow');
+  else if (res.status === 401 || res.status === 403) err = upstreamError('The worker refused the gateway credentials');
+  else if (res.status === 429 || res.status === 503) {
+    const secs = after !== undefined ? Math.max(1, Math.ceil(after / 1000)) : 5;
+    err = new ApiError(503, 'provider_unavailable', 'The test worker is busy; retry shortly', null, { 'retry-after': String(secs) });
+  } else if (res.status === 504) err = upstreamTimeout('The worker did not answer in time');
+  else err = upstreamError(`The worker failed (HTTP ${res.status})`);
+  return new UpstreamError(err, retryable, down ? 'down' : 'up', after);
 }

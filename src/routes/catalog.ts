@@ -1,6 +1,6 @@
 import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
-import { allNames, CATALOG_CREATED, lookupModel, MODELS, unitPrice, unknownModelMessage, type Named } from '../catalog/models';
+import { allNames, CATALOG_CREATED, lookupModel, MODELS, priceWithMargin, unitPrice, unknownModelMessage, type Named } from '../catalog/models';
 import { ApiError } from '../http/errors';
 
 /**
@@ -24,7 +24,13 @@ export const catalog = new Hono<AppEnv>()
     return c.json(modelObject(n));
   })
   .get('/pricing', (c) => {
-    const margin = c.get('cfg').PRICE_MARGIN_BPS;
+    const cfg = c.get('cfg');
+    const margin = cfg.PRICE_MARGIN_BPS;
+    // FALLBACKS endpoints are priced as what actually runs: their own base price plus the margin.
+    const fallbacks = (id: (typeof MODELS)[number]['id']) => {
+      const list = cfg.fallbacks[id];
+      return list?.length ? { fallbacks: list.map((f) => ({ endpoint: f.endpoint, base_price_micro: f.baseMicro, price_micro: priceWithMargin(f.baseMicro, margin) })) } : {};
+    };
     return c.json({
       object: 'list',
       currency: 'USD',
@@ -39,6 +45,7 @@ export const catalog = new Hono<AppEnv>()
         margin_bps: margin,
         price_micro: unitPrice(m, margin),
         test_tier_price_micro: 0,
+        ...fallbacks(m.id),
       })),
     });
   });

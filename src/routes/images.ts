@@ -190,6 +190,8 @@ async function respond(c: Context<AppEnv>, { job, stream }: Asked, scope: 'image
   const ctx = ctxOf(c);
   const out = await runImages(ctx, job, idem);
   c.header('x-phi-cost-micro', String(out.costMicro));
+  c.header('x-phi-attempts', String(out.attempts));
+  if (out.route) c.header('x-phi-route', out.route);
   if (out.replayed) c.header('idempotent-replayed', 'true');
   if (stream) {
     const events = eventStream(scope === 'edits' ? 'image_edit.completed' : 'image_generation.completed', out.body as ImagesBody);

@@ -1,86 +1,27 @@
 // The local dev server as users run it (`npm run dev`: wrangler dev + the fal and ComfyUI stand-ins): an oversized
 // chunked body gets its 413 and the server keeps serving (answering before the body was read used to take
 // wrangler dev down); the README's walkthrough runs literally; the OpenAI SDK uploads files as Node users do.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs, { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import OpenAI from 'openai';
-import { chromium, type Browser } from 'playwright-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browser, ROOT, SHOTS, startDev, type DevServer } from './dev';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-let child: ChildProcess;
+let dev: DevServer;
 let base = '';
 let falBase = '';
-let output = '';
-let exited: number | null | undefined;
-const state = mkdtempSync(path.join(os.tmpdir(), 'phi-dev-test-'));
+const output = () => dev.output();
 
 beforeAll(async () => {
-  const [port, fal, worker, inspector] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  base = `http://127.0.0.1:${port}`;
-  falBase = `http://127.0.0.1:${fal}`;
-  child = spawn(process.execPath, ['scripts/dev.mjs'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH}`,
-      PORT: String(port),
-      FAL_STANDIN_PORT: String(fal),
-      WORKER_STANDIN_PORT: String(worker),
-      INSPECTOR_PORT: String(inspector),
-      PERSIST_TO: state,
-      WRANGLER_SEND_METRICS: 'false',
-    },
-  });
-  child.stdout!.on('data', (d) => (output = (output + d).slice(-20_000)));
-  child.stderr!.on('data', (d) => (output = (output + d).slice(-20_000)));
-  child.on('exit', (code) => (exited = code));
-  for (let i = 0; ; i++) {
-    if (exited !== undefined) throw new Error(`npm run dev exited (${exited}):\n${output}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (i > 200) throw new Error(`dev server not ready after 100 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  dev = await startDev();
+  base = dev.base;
+  falBase = dev.falBase;
 });
 
-afterAll(async () => {
-  if (child?.pid && exited === undefined) {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-    await new Promise((r) => setTimeout(r, 1_500));
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  rmSync(state, { recursive: true, force: true });
-});
+afterAll(() => dev?.stop());
 
 /** A body sent in chunks (no Content-Length), `size` bytes of it. */
 const chunked = (size: number) =>
@@ -106,7 +47,7 @@ describe('npm run dev under oversized bodies', () => {
     expect(res.headers.get('x-request-id')).toMatch(/^req_/);
     if (route.startsWith('/v1/')) expect(res.headers.get('x-phi-tier')).toBe('non_phi');
     await new Promise((r) => setTimeout(r, 300));
-    expect(exited, output).toBeUndefined();
+    expect(dev.exited(), output()).toBeUndefined();
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
@@ -248,19 +189,6 @@ describe('completion without polling, in npm run dev', () => {
   });
 });
 
-/** Debian's chromium, headless (no sandbox as root, no background networking). Under CI a missing one fails. */
-async function browser(): Promise<Browser | null> {
-  if (!fs.existsSync('/usr/bin/chromium')) {
-    if (process.env.CI === 'true') throw new Error('/usr/bin/chromium is missing (npm test installs it with apt: scripts/ensure-tools.mjs)');
-    return null;
-  }
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage', '--disable-component-update', '--no-first-run'],
-  });
-}
-
 describe('the API document', () => {
   it('/openapi.json is a valid OpenAPI 3.1 document (checked against the official JSON Schema)', async () => {
     const doc = await (await fetch(`${base}/openapi.json`)).json();
@@ -273,7 +201,7 @@ describe('the API document', () => {
 });
 
 describe('pages in a real browser (Debian chromium + playwright-core)', () => {
-  const shots = path.join(ROOT, 'test-results');
+  const shots = SHOTS;
 
   it('/docs renders every operation of /openapi.json, with nothing fetched from elsewhere and no CSP violation', async () => {
     const b = await browser();
@@ -291,64 +219,12 @@ describe('pages in a real browser (Debian chromium + playwright-core)', () => {
       const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
       expect(await page.locator('section.op').count()).toBe(operations);
       expect(await page.locator('section.op[data-method="POST"][data-path="/v1/images/generations"]').count()).toBe(1);
+      // The page's own script is not an API operation.
+      expect(await page.locator('section.op[data-path="/docs.js"]').count()).toBe(0);
       expect([...origins]).toEqual([base]);
       expect(problems).toEqual([]);
       fs.mkdirSync(shots, { recursive: true });
       await page.screenshot({ path: path.join(shots, 'docs.png'), fullPage: false });
-    } finally {
-      await b.close();
-    }
-  });
-
-  it('the operator console: sign in → issue a key → top up → an image request → its usage appears; the token is kept nowhere', async () => {
-    const b = await browser();
-    if (!b) return;
-    try {
-      const page = await b.newPage({ viewport: { width: 1200, height: 1000 } });
-      const problems: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-      page.on('pageerror', (e) => problems.push(String(e)));
-      await page.goto(`${base}/admin`);
-      expect(new URL(page.url()).pathname).toBe('/admin/');
-      await page.fill('#token', 'wrong-token');
-      await page.click('#signin-form button[type="submit"]');
-      await page.waitForSelector('#signin-error:not(:empty)');
-      problems.length = 0; // the 401 of the wrong token is logged by the browser as a failed request
-      await page.fill('#token', 'dev-admin-token');
-      await page.click('#signin-form button[type="submit"]');
-      await page.waitForSelector('#app:not([hidden])');
-      const account = `console-${Date.now().toString(36)}`;
-      await page.fill('#issue-account', account);
-      await page.fill('#issue-label', 'console test');
-      await page.click('#issue-form button[type="submit"]');
-      await page.waitForSelector('#issued:not([hidden])');
-      const key = (await page.textContent('#issued-key'))!;
-      expect(key).toMatch(/^phi_/);
-      await page.waitForSelector(`#keys tbody tr:has-text("console test")`);
-      await page.fill('#topup-amount', '500000');
-      await page.click('#topup-form button[type="submit"]');
-      await page.waitForSelector('#detail-money:has-text("balance 500000")');
-      const res = await fetch(`${base}/v1/images/generations`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ prompt: 'a calm clinic waiting room' }),
-      });
-      expect(res.status).toBe(200);
-      const requestId = res.headers.get('x-request-id')!;
-      await page.click(`#accounts tbody tr[data-account="${account}"]`);
-      await page.waitForSelector(`#usage tbody tr:has-text("${requestId}")`);
-      expect(await page.textContent(`#usage tbody tr:has-text("${requestId}")`)).toContain('krea-2');
-      expect(await page.locator('#chart rect[data-micro="33000"]').count()).toBe(1);
-      // The audit list shows the operator's actions and the generation.
-      await page.waitForSelector('#audit tbody tr:has-text("POST /admin/accounts/:account/credits")');
-      expect(await page.locator(`#audit tbody tr:has-text("generation"):has-text("${requestId}")`).count()).toBe(1);
-      await page.waitForSelector('#detail-money:has-text("balance 467000")');
-      const kept = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, url: location.href }));
-      expect(kept).toEqual({ local: 0, session: 0, cookie: '', url: `${base}/admin/` });
-      expect((await page.content()).includes('dev-admin-token')).toBe(false);
-      expect(problems).toEqual([]);
-      fs.mkdirSync(shots, { recursive: true });
-      await page.screenshot({ path: path.join(shots, 'console.png'), fullPage: true });
     } finally {
       await b.close();
     }

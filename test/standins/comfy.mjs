@@ -1,5 +1,11 @@
 // Stand-in for the self-hosted ComfyUI worker (native API, see docs/reference/comfyui-worker.md),
 // with the deployment's auth (bearer token or AWS SigV4) in front. In-memory, 127.0.0.1 only.
+// Faults on POST /prompt, by markers in any text input of the graph (e.g. the prompt): #comfy-first-<n>-<mode> makes
+// the first n submits carrying that text fail, then they are served; modes: refuse (the connection is closed, nothing
+// queued), 429 / 503 (what a proxy in front answers when the worker is saturated, with retry-after: 1), 502, and drop
+// (the prompt IS queued, then the connection is closed before the answer). #comfy-flaky-<pct>: each submit fails
+// with that probability (refuse or 503, at random). Unusable videos: #comfy-not-mp4 (the saved video is an HTML
+// page), #comfy-zero-duration (an MP4 whose movie and media headers say 0 s).
 import { createServer } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AwsV4Signer } from 'aws4fetch';
@@ -95,6 +101,7 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
   const jobs = new Map(); // prompt_id → job
   const files = new Map(); // `${type}/${subfolder}/${filename}` → {bytes, contentType}
   const counters = new Map();
+  const submits = new Map(); // marker text → submits seen (#comfy-first-<n>-<mode>)
   let number = 0;
   const fileKey = (type, sub, name) => `${type}/${sub}/${name}`;
 
@@ -145,7 +152,10 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       const frames = num('length') ?? num('num_frames');
       const seconds = frames ? frames / fps : 2;
       // A decodable 64x64 H.264 picture; the requested width x height is the track's presentation size (tkhd).
-      const bytes = mp4({ seconds, fps, width: side(num('width'), 64), height: side(num('height'), 64) });
+      let bytes = mp4({ seconds, fps, width: side(num('width'), 64), height: side(num('height'), 64) });
+      // #comfy-not-mp4: the saved "video" is an HTML page; #comfy-zero-duration: an MP4 whose mvhd/mdhd say 0.
+      if (job.video === 'not-mp4') bytes = Buffer.from('<!doctype html><p>not a video</p>');
+      if (job.video === 'zero') for (const box of ['mvhd', 'mdhd']) bytes.writeUInt32BE(0, bytes.indexOf(box, 0, 'latin1') + 4 + 16);
       if (ct === 'SaveVideo') {
         const f = nextName(inputs.filename_prefix || 'video/ComfyUI', 'mp4');
         store('output', f.subfolder, f.filename, bytes);
@@ -215,14 +225,30 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       const texts = Object.entries(graph).flatMap(([id, n]) =>
         Object.values(n.inputs || {}).filter((v) => typeof v === 'string').map((v) => [id, v]));
       const has = (marker) => texts.find(([, v]) => v.includes(marker))?.[0];
+      let fault = null;
+      for (const [, v] of texts) {
+        const first = v.match(/#comfy-first-(\d+)-(refuse|429|502|503|drop)/);
+        if (first) {
+          const n = (submits.get(v) ?? 0) + 1;
+          submits.set(v, n);
+          if (n <= Number(first[1])) fault = first[2];
+        }
+        const flaky = v.match(/#comfy-flaky-(\d+)/);
+        if (!fault && flaky && Math.random() * 100 < Number(flaky[1])) fault = Math.random() < 0.5 ? 'refuse' : '503';
+      }
+      if (fault === 'refuse') return [0, 'destroy'];
+      if (fault === '429' || fault === '503') return [Number(fault), { error: 'busy' }, { 'retry-after': '1' }];
+      if (fault === '502') return [502, { error: 'bad gateway' }];
       const id = body.prompt_id || crypto.randomUUID();
       const at = Date.now();
       const delay = has('#comfy-hang') ? Infinity : has('#comfy-slow') ? 3000 : 300;
       const job = { id, number: number++, graph, extra_data: body.extra_data || {}, at, doneAt: at + delay,
         outputNodeIds: Object.keys(graph).filter((k) => OUTPUT_NODES.has(graph[k].class_type)),
         errorNode: has('#comfy-error'), status: null, outputs: {},
+        video: has('#comfy-not-mp4') ? 'not-mp4' : has('#comfy-zero-duration') ? 'zero' : '',
         shape: texts.map(([, v]) => v.match(/#comfy-shape-([a-z-]+)/)?.[1]).find(Boolean) };
       jobs.set(id, job);
+      if (fault === 'drop') return [0, 'destroy']; // queued, but the answer is lost
       return [200, { prompt_id: id, number: job.number, node_errors: {} }];
     }
     if (method === 'GET' && path === '/history') {
@@ -328,6 +354,7 @@ export async function startComfy({ token, sigv4, port = 0, prefix = '', knownNod
       if (path === '/api' || path.startsWith('/api/')) path = path.slice(4) || '/';
       call.route = path;
       const [status, out, headers] = await route(req.method, path, call.query, raw, req.headers);
+      if (status === 0) { call.status = 0; return void res.socket?.destroy(); } // a transport fault: no answer at all
       reply(status, out, headers);
     } catch (e) {
       send(500, { error: String(e?.stack || e) });

@@ -7,7 +7,10 @@
 // a CDN URL). For load and memory runs: #fal-size-<bytes> pads every output file to that size; #fal-chunked serves
 // the outputs without a Content-Length. Faults: #fal-shape-<name> answers a wrong-shaped JSON body (see SHAPES),
 // #fal-stall sends half a sync result and stalls, #fal-stall-file / #fal-short-file serve an output file that stalls
-// half way / ends short of its Content-Length. Every request except /__calls, /__webhooks and the JWKS is recorded
+// half way / ends short of its Content-Length. Unusable video results (issue 24): #fal-shape-no-video (a COMPLETED
+// result of `{"seed":1}`), #fal-huge-<bytes> (every output file declares that size: the real bytes, then zeros,
+// streamed as read), #fal-status-500 (the status endpoint answers 500), #fal-uncancellable (a cancel is accepted
+// and ignored: the job completes as it would have). Every request except /__calls, /__webhooks and the JWKS is recorded
 // in `calls` (outgoing webhooks never are).
 // Webhooks: a queue submit with ?fal_webhook=<url> is reported to that URL the moment the job first counts as
 // COMPLETED — by the clock (COMPLETE_AFTER_MS, #fal-slow: SLOW_COMPLETE_AFTER_MS, +20 ms), polled or not; earlier if
@@ -21,7 +24,16 @@
 // at GET /__webhooks[?request_id=<id>] as {url, requestId, headers (lower-case names), body (the exact raw string),
 // at (ms), attempts: [{status, at} | {error, at}]}, so tests can relay it to an in-process gateway; `&timestamp=<s>`
 // answers copies re-signed as if sent at that time (stale/early webhooks).
-// Queue submits may carry X-Fal-Request-Timeout (seconds > 0.1, else 400); it is recorded with the call.
+// Queue submits and sync runs may carry X-Fal-Request-Timeout (seconds > 0.1, else 400); it is recorded with the call.
+// Transport faults, for the gateway's retries (sync runs; `first` and `flaky` also on queue submits):
+// #fal-first-<n>-<mode> makes the first n calls carrying this exact prompt fail, then it is served normally; modes:
+// refuse (the connection is closed at once, no answer), 429 (with retry-after: 1), 502, 503, 504 (request_timeout),
+// drop (the request is taken — a queue job created — and the connection closed DROP_AFTER_MS later with no answer),
+// midbody (200, half the result, then the connection closes). #fal-flaky-<pct>: each call fails with that
+// probability with refuse, 503 or 429 (retry-after: 1), at random. #fal-down-<word>: calls to an endpoint whose id
+// contains <word> answer 503 runner_unavailable (others are served). #fal-wait-<ms>: no runner for ms: the answer
+// comes after ms, or — with an X-Fal-Request-Timeout shorter than that — a 504 request_timeout (X-Fal-Request-
+// Timeout-Type: user) when that timeout passes.
 // Outputs are real files: PNGs or baseline JPEGs (output_format) of exactly the reported width x height
 // (text-to-image: image_size; image-to-image: the input's size; multi-image Kontext: its ~1 MP size for the aspect
 // ratio) and MP4s that players decode (see media.mjs), presented at the size the endpoint delivers (videoSize).
@@ -36,6 +48,7 @@ const NOT_FOUND = { status: 404, body: { detail: 'Not Found' } };
 const REQUEST_NOT_FOUND = { status: 404, body: { detail: 'Request not found' } };
 const COMPLETE_AFTER_MS = 1500; // a job is COMPLETED after 2 status polls (IN_QUEUE, IN_PROGRESS) or this long
 const SLOW_COMPLETE_AFTER_MS = 8000; // #fal-slow: 4 IN_PROGRESS polls, or this long
+export const DROP_AFTER_MS = 1500; // #fal-first-<n>-drop: the connection closes this long after the request
 
 /** @typedef {{ status: number, body: any, headers?: Record<string, string> }} Reply */
 /** @returns {Reply} an infrastructure error as fal sends it */
@@ -90,6 +103,7 @@ const SHAPES = {
   'status-unknown': ['status', { status: 'SOMETHING_ELSE' }],
   'null-result': ['result', null],
   'video-string': ['result', { video: 'https://v3.fal.media/files/x.mp4' }],
+  'no-video': ['result', { seed: 1 }],
 };
 const shapeOf = (prompt, where) => {
   const name = prompt.match(/#fal-shape-([a-z-]+)/)?.[1];
@@ -293,13 +307,50 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
   /** @type {any[]} */ const calls = [];
   const jobs = new Map(), files = new Map(), timers = new Set();
   let origin = '';
-  let fileOpts = { size: 0, chunked: false, fault: '' }; // set per request from the prompt's markers
+  let fileOpts = { size: 0, chunked: false, fault: '', virtual: 0 }; // set per request from the prompt's markers
   const addFile = (ext, bytes) => {
     const name = `${randomUUID()}.${ext}`;
     const body = fileOpts.size > bytes.length ? padded(bytes, fileOpts.size) : bytes;
-    files.set(name, { bytes: body, type: FILE_TYPES[ext] ?? 'application/octet-stream', chunked: fileOpts.chunked, fault: fileOpts.fault });
+    files.set(name, { bytes: body, type: FILE_TYPES[ext] ?? 'application/octet-stream', chunked: fileOpts.chunked, fault: fileOpts.fault, virtual: fileOpts.virtual });
     return `${origin}/files/${name}`;
   };
+
+  const served = new Map(); // prompt → calls seen with a #fal-first-<n>-<mode> marker
+
+  /** The transport fault this call gets (#fal-first, #fal-flaky, #fal-down), or null. */
+  function faultOf(prompt, id) {
+    const down = prompt.match(/#fal-down-([a-z0-9.-]+)/);
+    if (down && id.includes(down[1])) return '503';
+    const first = prompt.match(/#fal-first-(\d+)-(refuse|429|502|503|504|drop|midbody)/);
+    if (first) {
+      const n = (served.get(prompt) ?? 0) + 1;
+      served.set(prompt, n);
+      if (n <= Number(first[1])) return first[2];
+    }
+    const flaky = prompt.match(/#fal-flaky-(\d+)/);
+    if (flaky && Math.random() * 100 < Number(flaky[1])) return ['refuse', '503', '429'][Math.floor(Math.random() * 3)];
+    return null;
+  }
+
+  /** Applies a fault: an answer to send, or null when the connection was (or will be) closed instead. @returns {Reply|null} */
+  function inflict(mode, res, output) {
+    if (mode === 'refuse') { res.socket?.destroy(); return null; }
+    if (mode === 'drop') {
+      const t = setTimeout(() => { timers.delete(t); res.socket?.destroy(); }, DROP_AFTER_MS);
+      timers.add(t);
+      return null;
+    }
+    if (mode === 'midbody') {
+      const text = JSON.stringify(output);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.write(text.slice(0, text.length >> 1), () => res.socket?.destroy());
+      return null;
+    }
+    if (mode === '429') return { status: 429, body: { detail: 'Too many concurrent requests' }, headers: { 'retry-after': '1' } };
+    if (mode === '502') return failure(502, 'Bad gateway', 'runner_connection_error');
+    if (mode === '504') return failure(504, 'Request timed out', 'request_timeout');
+    return failure(503, 'Runner unavailable', 'runner_unavailable');
+  }
 
   /** Markers, JSON shape and model validation. @returns {{ error: Reply } | { output: any }} */
   function evaluate(id, input) {
@@ -309,6 +360,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     fileOpts = {
       size: Number(prompt.match(/#fal-size-(\d+)/)?.[1] ?? 0),
       chunked: prompt.includes('#fal-chunked'),
+      virtual: Number(prompt.match(/#fal-huge-(\d+)/)?.[1] ?? 0),
       fault: prompt.includes('#fal-stall-file') ? 'stall' : prompt.includes('#fal-short-file') ? 'short' : '',
     };
     if (prompt.includes('#fal-422-url')) return { error: invalid('image_url', 'Could not load https://v3.fal.media/files/zebra/SECRET-customer-file.png (403 Forbidden)') };
@@ -376,6 +428,18 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     if (path.startsWith(run)) { // synchronous runner: POST {run}/{full id} → output
       const id = path.slice(run.length);
       if (method !== 'POST' || !endpointBase(id)) return NOT_FOUND;
+      const timeout = req.headers['x-fal-request-timeout'];
+      if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(String(timeout)) && Number(timeout) > 0.1)) {
+        return { status: 400, body: { detail: 'Invalid X-Fal-Request-Timeout header: seconds greater than 0.1' } };
+      }
+      const fault = faultOf(prompt, id);
+      if (fault && fault !== 'midbody') return inflict(fault, res);
+      const wait = Number(prompt.match(/#fal-wait-(\d+)/)?.[1] ?? 0);
+      if (wait > 0) { // no runner for `wait` ms: answered then, or a 504 when the start deadline passes first
+        const startBy = timeout === undefined ? Infinity : Number(timeout) * 1000;
+        await new Promise((resolve) => { const t = setTimeout(() => { timers.delete(t); resolve(undefined); }, Math.min(wait, startBy)); timers.add(t); });
+        if (startBy < wait) return { ...failure(504, 'Request timed out', 'request_timeout'), headers: { 'x-fal-error-type': 'request_timeout', 'x-fal-request-timeout-type': 'user' } };
+      }
       if (prompt.includes('#fal-hang')) {
         const t = setTimeout(() => send(res, failure(504, 'Request timed out', 'request_timeout')), 30_000);
         timers.add(t);
@@ -384,6 +448,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       }
       const r = evaluate(id, input);
       if ('error' in r) return r.error;
+      if (fault === 'midbody') return inflict(fault, res, r.output);
       if (prompt.includes('#fal-stall')) { // headers and half the body, then nothing
         const text = JSON.stringify(r.output);
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -406,6 +471,8 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
       if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(String(timeout)) && Number(timeout) > 0.1)) {
         return { status: 400, body: { detail: 'Invalid X-Fal-Request-Timeout header: seconds greater than 0.1' } };
       }
+      const fault = faultOf(prompt, rest);
+      if (fault === 'refuse' || fault === '429' || fault === '502' || fault === '503' || fault === '504') return inflict(fault, res);
       const r = evaluate(rest, input);
       if ('error' in r) return r.error;
       const startTimeout = timeout === undefined ? null : Number(timeout);
@@ -416,6 +483,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
         at: Date.now(), polls: 0, cancelled: false, startTimeout,
         hookUrl: url.searchParams.get('fal_webhook') || null, hookTimer: null, hooked: false };
       jobs.set(job.id, job);
+      if (fault === 'drop' || fault === 'midbody') return inflict('drop', res); // the job exists; its id never arrives
       if (job.hookUrl && !prompt.includes('#fal-hang') && !(prompt.includes('#fal-start-timeout') && startTimeout === null)) {
         // The job completes by the clock (polled or not): just past the moment a status call would say COMPLETED.
         const t = setTimeout(() => { timers.delete(t); job.hookTimer = null; state(job); },
@@ -437,6 +505,7 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
 
     if (kind === 'status') {
       job.polls++;
+      if (job.prompt.includes('#fal-status-500')) return failure(500, 'Internal Server Error', 'internal_error');
       const status = state(job);
       const body = { status, ...links(job), logs: null };
       if (url.searchParams.get('logs') === '1') {
@@ -455,6 +524,8 @@ export async function startFal({ key = 'test-fal-key', prefix = '', port = 0, re
     }
     if (kind === 'cancel') {
       if (state(job) === 'COMPLETED') return { status: 400, body: { status: 'ALREADY_COMPLETED' } };
+      // #fal-uncancellable: the request is accepted, the job runs on and completes as it would have.
+      if (job.prompt.includes('#fal-uncancellable')) return { status: 202, body: { status: 'CANCELLATION_REQUESTED' } };
       job.cancelled = true;
       // Not verified what fal's result returns for a cancelled request; we use the client_cancelled error type.
       job.failure = failure(499, 'Request was cancelled', 'client_cancelled');
@@ -572,7 +643,7 @@ function send(res, { status, body, headers = {} }) {
 /** Serve a stored file with HEAD and single-range (206/416) support. @returns {Reply|null} */
 function serveFile(req, res, file) {
   if (!file || (req.method !== 'GET' && req.method !== 'HEAD')) return NOT_FOUND;
-  const len = file.bytes.length;
+  const len = Math.max(file.bytes.length, file.virtual ?? 0);
   let start = 0, end = len - 1, status = 200;
   const headers = { 'content-type': file.type, 'accept-ranges': 'bytes' };
   const m = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? '').trim());
@@ -594,6 +665,20 @@ function serveFile(req, res, file) {
     if (file.fault === 'short') res.socket?.destroy();
     return null;
   }
+  if (req.method !== 'HEAD' && len > file.bytes.length) return void streamVirtual(res, file.bytes, start, end), null;
   res.end(req.method === 'HEAD' ? undefined : file.bytes.subarray(start, end + 1));
   return null;
+}
+
+/** #fal-huge-<bytes>: the real bytes, then zeros up to the declared size, written as the reader takes them (never held). */
+async function streamVirtual(res, bytes, start, end) {
+  const zeros = Buffer.alloc(64 * 1024);
+  let closed = false;
+  res.on('close', () => { closed = true; });
+  for (let at = start; at <= end && !closed;) {
+    const chunk = at < bytes.length ? bytes.subarray(at, Math.min(bytes.length, end + 1)) : zeros.subarray(0, Math.min(zeros.length, end + 1 - at));
+    at += chunk.length;
+    if (!res.write(chunk)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+  }
+  if (!closed) res.end();
 }
