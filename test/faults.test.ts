@@ -10,9 +10,8 @@ import { guarded } from '../src/ledger';
 import { DurableLedger } from '../src/ledger/durable';
 import type { Ledger } from '../src/ledger/types';
 import { signMediaPath } from '../src/media/sign';
-import { ADMIN_TOKEN, gateway, requireService, uniq, type Gateway } from './helpers';
+import { ADMIN_TOKEN, gateway, requireService, uniq, type Gateway, eventually, sleep } from './helpers';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const json = (gw: Gateway, key: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
   gw.authed(key, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string; param: string | null } }).error;
@@ -56,18 +55,6 @@ const ops = (account: string) => ({
 const standinRuns = async (prompt: string) =>
   ((await (await fetch(`${inject('falOrigin')}/__calls`)).json()) as { body: { prompt?: string } | null }[]).filter((c) => c.body?.prompt === prompt).length;
 
-/** Waits until `check` passes (the queue consumer, retries with backoff), failing after `ms`. */
-async function eventually(check: () => Promise<void>, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await sleep(250);
-    }
-  }
-}
 
 describe('the JOBS queue', () => {
   it('delivers a compensation to the consumer, which applies it once', async () => {

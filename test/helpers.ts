@@ -96,3 +96,18 @@ export function wavBytes(ms = 100): Uint8Array {
   v.setUint32(40, samples * 2, true);
   return b;
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries `check` until it passes (state, not time, is what is awaited), failing with its last error after `ms`. */
+export async function eventually(check: () => Promise<void>, ms = 20_000, every = 200): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await sleep(every);
+    }
+  }
+}

@@ -8,26 +8,13 @@ import type { JobMessage } from '../src/jobs/queue';
 import { expireMedia, MAX_QUEUE_DELAY_SEC, type MediaExpireMessage } from '../src/jobs/retention';
 import { getLedger } from '../src/ledger';
 import { DurableLedger } from '../src/ledger/durable';
-import { gateway, requireService, uniq, type Gateway } from './helpers';
+import { gateway, requireService, uniq, type Gateway, eventually, sleep } from './helpers';
 
 /** 1.8 s: short enough to wait for, long enough to be stamped and queued. */
 const SHORT = '0.0005';
 const SHORT_MS = 1_800;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Retries `check` until it passes (state, not time, is what is awaited), failing after `ms`. */
-async function eventually(check: () => Promise<void>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await sleep(150);
-    }
-  }
-}
 
 /** A gateway whose JOBS queue is captured; `pump` hands the chosen messages to the real consumer with this env. */
 function captured(overrides: Record<string, unknown> = {}) {

@@ -7,22 +7,10 @@ import OpenAI from 'openai';
 import { decodeJob } from '../src/jobs/id';
 import { consume } from '../src/jobs/consumer';
 import type { JobMessage } from '../src/jobs/queue';
-import { falOrigin, gateway, standinCalls, TEST_API_KEY, uniq, type Gateway } from './helpers';
+import { falOrigin, gateway, standinCalls, TEST_API_KEY, uniq, type Gateway, eventually, sleep } from './helpers';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Video = { id: string; status: string; cost_micro?: number; completed_at: number | null };
 
-async function eventually(check: () => Promise<void>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await sleep(250);
-    }
-  }
-}
 
 /** A gateway whose JOBS queue is captured; `pump` hands what was queued to the real consumer with this env. */
 function captured(overrides: Record<string, unknown> = {}) {
