@@ -95,3 +95,31 @@ export function jsonText(value: unknown): string {
     return v.prefix + base64(v.bytes);
   });
 }
+
+/**
+ * Parts as one stream, each opened only when it is reached: byte strings, Blobs (read through their own stream, no
+ * copy) and streams (read once). Callers that need the body again call this again with the same parts.
+ */
+export function chain(parts: readonly (Uint8Array | Blob | ReadableStream<Uint8Array>)[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        if (reader) {
+          const { done, value } = await reader.read();
+          if (!done) return controller.enqueue(value);
+          reader = null;
+          i++;
+        }
+        const part = parts[i];
+        if (!part) return controller.close();
+        if (part instanceof Uint8Array) {
+          i++;
+          return controller.enqueue(part);
+        }
+        reader = (part instanceof Blob ? part.stream() : part).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+      }
+    },
+  });
+}

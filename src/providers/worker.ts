@@ -2,6 +2,7 @@
 // filled workflow template, watch /history/{id}, read outputs through /view. Auth in front of the worker is a
 // bearer token or AWS SigV4 (aws4fetch). Worker URLs never leave this module: outputs are private Assets.
 // Everything the worker returns is validated here; its own error text is never passed on.
+import { chain } from '../http/json-stream';
 import { AwsClient } from 'aws4fetch';
 import * as z from 'zod/mini';
 import type { Config } from '../config';
@@ -259,31 +260,7 @@ function multipart(fields: Record<string, string>, name: string, filename: strin
   return {
     type: `multipart/form-data; boundary=${boundary}`,
     length: head.byteLength + size + tail.byteLength,
-    stream(): ReadableStream<Uint8Array> {
-      const parts = [head, file.bytes, tail];
-      let i = 0;
-      let inner: ReadableStreamDefaultReader<Uint8Array> | null = null;
-      return new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          for (;;) {
-            if (inner) {
-              const { done, value } = await inner.read();
-              if (!done) return controller.enqueue(value);
-              inner = null;
-              i++;
-            }
-            const part = parts[i];
-            if (!part) return controller.close();
-            if (part instanceof Blob) {
-              inner = part.stream().getReader() as ReadableStreamDefaultReader<Uint8Array>;
-              continue;
-            }
-            i++;
-            return controller.enqueue(part);
-          }
-        },
-      });
-    },
+    stream: () => chain([head, file.bytes, tail]),
   };
 }
 

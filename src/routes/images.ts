@@ -16,7 +16,7 @@ import type { Quality } from '../pipeline/image-plan';
 import { screenRequest } from '../pipeline/phi';
 import { fileDigest } from '../http/crypto';
 import { typedInput } from '../media/inputs';
-import { jsonStream, sized, type JsonStream } from '../http/json-stream';
+import { chain, jsonStream, sized, type JsonStream } from '../http/json-stream';
 
 /** OpenAI's GPT image model names: they answer b64_json unless the caller asks for url (as OpenAI does). */
 const GPT_IMAGE = /^(gpt-image-|chatgpt-image-)/i;
@@ -131,28 +131,7 @@ const enc = new TextEncoder();
 /** Byte strings and JSON streams as one stream of the summed length. */
 function concat(parts: (Uint8Array | JsonStream)[]): JsonStream {
   const length = parts.reduce((n, p) => n + (p instanceof Uint8Array ? p.byteLength : p.length), 0);
-  let i = 0;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        if (reader) {
-          const { done, value } = await reader.read();
-          if (!done) return controller.enqueue(value);
-          reader = null;
-          i++;
-        }
-        const part = parts[i];
-        if (!part) return controller.close();
-        if (part instanceof Uint8Array) {
-          i++;
-          return controller.enqueue(part);
-        }
-        reader = part.body.getReader();
-      }
-    },
-  });
-  return { body, length };
+  return { body: chain(parts.map((p) => (p instanceof Uint8Array ? p : p.body))), length };
 }
 
 interface ImagesBody {
