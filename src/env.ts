@@ -1,5 +1,5 @@
 // The bottom of the import graph: bindings as the runtime hands them over. Nothing here imports the layers above;
-// the ledger types its namespace (src/ledger/durable.ts) and the queue its messages (src/jobs/queue.ts).
+// the ledger types its namespace (src/ledger/durable/client.ts) and the queue its messages (src/jobs/queue.ts).
 
 /** Bindings and variables as wrangler passes them (all vars arrive as strings). */
 export interface Env {

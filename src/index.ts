@@ -3,7 +3,7 @@ import type { Env } from './env';
 import { consume } from './jobs/consumer';
 import type { JobMessage } from './jobs/queue';
 
-export { LedgerStore } from './ledger/durable';
+export { LedgerStore } from './ledger/durable/store';
 
 export default {
   fetch: (req, env, ctx) => app.fetch(req, env, ctx),

@@ -1,7 +1,7 @@
 // The hot path's ledger round trips: a warm paid image costs one (admit = rate limit + charge), two with an
 // Idempotency-Key (the response is stored for replays); only a failure or a partial result adds a refund.
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { DurableLedger } from '../src/ledger/durable';
+import { DurableLedger } from '../src/ledger/durable/client';
 import { decodeJob } from '../src/jobs/id';
 import { falOrigin, gateway, requireService, uniq, type Gateway } from './helpers';
 

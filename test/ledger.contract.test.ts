@@ -1,9 +1,9 @@
 // One contract, two stores: the Durable Object ledger and the Upstash ledger on real Redis.
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import { DurableLedger } from '../src/ledger/durable';
+import { DurableLedger } from '../src/ledger/durable/client';
 import { gcra, type Ledger } from '../src/ledger/types';
-import { UpstashLedger } from '../src/ledger/upstash';
+import { UpstashLedger } from '../src/ledger/upstash/client';
 import { budgetCheck, periodOf } from '../src/ledger/budget';
 import { requireService, uniq } from './helpers';
 

@@ -7,7 +7,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import type { Env } from '../src/env';
-import type { LedgerStore } from '../src/ledger/durable';
+import type { LedgerStore } from '../src/ledger/durable/store';
 import { gateway, requireService, uniq } from './helpers';
 
 type Ns = Env['LEDGER'];

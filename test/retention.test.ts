@@ -7,7 +7,7 @@ import { consume } from '../src/jobs/consumer';
 import type { JobMessage } from '../src/jobs/queue';
 import { expireMedia, MAX_QUEUE_DELAY_SEC, type MediaExpireMessage } from '../src/jobs/retention';
 import { getLedger } from '../src/ledger';
-import { DurableLedger } from '../src/ledger/durable';
+import { DurableLedger } from '../src/ledger/durable/client';
 import { gateway, requireService, uniq, type Gateway, eventually, sleep } from './helpers';
 
 /** 1.8 s: short enough to wait for, long enough to be stamped and queued. */

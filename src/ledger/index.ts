@@ -1,9 +1,9 @@
 import type { Config } from '../config';
 import type { Env } from '../env';
 import { storeUnavailable } from '../http/errors';
-import { DurableLedger, ResidencyError } from './durable';
+import { DurableLedger, ResidencyError } from './durable/client';
 import type { Ledger } from './types';
-import { UpstashLedger } from './upstash';
+import { UpstashLedger } from './upstash/client';
 
 export type { Ledger } from './types';
 
