@@ -1,10 +1,11 @@
 // Follow-up work that must happen even when the request that needed it could not finish it: a charge to reverse or
 // reduce, a hold to release, after the ledger stopped answering. It goes to the JOBS queue; the consumer applies it
 // (every operation is idempotent) and retries with backoff until the ledger answers, then the dead-letter queue.
+// Also the watcher's first look at a new job (its later looks are queued by the consumer, src/jobs/watch.ts).
 import { getConfig } from '../config';
 import type { Env } from '../env';
 import { getLedger, type Ledger } from '../ledger';
-import type { Compensation } from './messages';
+import type { Compensation, WatchMessage } from './messages';
 export type { Compensation, JobMessage } from './messages';
 
 export async function apply(ledger: Ledger, msg: Compensation): Promise<void> {
@@ -51,3 +52,13 @@ export async function compensate(env: Env, ctx: ExecutionContext | undefined, ms
 
 /** Backoff for a compensation the ledger did not take: 5 s, 10 s, 20 s … up to 10 min. */
 export const retryDelaySec = (attempts: number) => Math.min(600, 5 * 2 ** Math.max(0, attempts - 1));
+
+/** Wait before the watcher's look n + 1: 2 s, 3 s, 5 s, 10 s, 20 s, 30 s, then every 60 s. */
+export const watchDelaySec = (n: number) => [2, 3, 5, 10, 20, 30][n] ?? 60;
+
+/** Starts following a job (no queue bound: polls alone end it, as before). Never fails the enqueue. */
+export async function startWatch(env: Env, msg: Omit<WatchMessage, 't' | 'n'>): Promise<void> {
+  if (!env.JOBS) return;
+  const first: WatchMessage = { t: 'watch', ...msg, n: 0 };
+  await env.JOBS.send(first, { delaySeconds: watchDelaySec(0) }).catch(() => {});
+}

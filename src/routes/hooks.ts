@@ -6,8 +6,8 @@ import { Hono } from 'hono/tiny';
 import type { AppEnv } from '../app-env';
 import { ApiError, notFound } from '../http/errors';
 import { encodeJob, openHook } from '../jobs/id';
-import { systemCtx } from '../jobs/watch';
-import { followJob } from '../pipeline/videos';
+import { execOf } from '../pipeline/context';
+import { followJob } from '../pipeline/video-follow';
 import { verifyFalWebhook } from '../providers/fal-webhook';
 
 export const hooks = new Hono<AppEnv>().post('/hooks/fal/:token', async (c) => {
@@ -19,13 +19,7 @@ export const hooks = new Hono<AppEnv>().post('/hooks/fal/:token', async (c) => {
   if (!pending || pending.p !== 'fal') throw notFound('No such job');
   const job = { ...pending, r: requestId };
   const id = await encodeJob(cfg.SIGNING_SECRET, job);
-  let exec: ExecutionContext | undefined;
-  try {
-    exec = c.executionCtx as unknown as ExecutionContext;
-  } catch {
-    exec = undefined;
-  }
-  const state = await followJob(systemCtx(c.env, cfg, c.get('ledger'), job, new URL(c.req.url).origin, exec), job, id);
-  // No record yet (the enqueue has not completed) or deleted: nothing to do now; the watcher follows it.
-  return c.json({ received: true, status: state?.status ?? null });
+  const status = await followJob({ env: c.env, cfg, ledger: c.get('ledger'), origin: new URL(c.req.url).origin, exec: execOf(c) }, job, id);
+  // No record yet (the enqueue has not completed: queued) or deleted (null): nothing to do now; the watcher follows it.
+  return c.json({ received: true, status });
 });

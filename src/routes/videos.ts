@@ -16,7 +16,6 @@ import type { InputFile } from '../providers/types';
 import { fileDigest, sha256Hex } from '../http/crypto';
 import type { UrlRules } from '../http/urls';
 import { checkInputUrl, dataUriInput, fetchInput, typedInput, type InputKind } from '../media/inputs';
-import { startWatch } from '../jobs/watch';
 import { retentionMs } from '../jobs/retention';
 import { phiMode, screenRequest } from '../pipeline/phi';
 import { audit } from '../audit/trail';
@@ -163,9 +162,8 @@ async function start(c: Context<AppEnv>, ctx: Ctx, input: VideoInput, idem: Idem
     return c.json(out.replay as object);
   }
   const body = videoObject(out.id, out.job, { status: 'queued', progress: 0, remixedFrom: from ?? null });
+  // The job's record and replay, then the watcher's first look (which finds the record).
   await recordEnqueue(ctx, out, idem, body, from);
-  // After the record exists: the watcher's first look finds it.
-  await startWatch(ctx.env, { account: out.job.a, id: out.id, origin: ctx.origin });
   c.header('openai-poll-after-ms', POLL_AFTER_MS);
   return c.json(body);
 }
