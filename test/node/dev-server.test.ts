@@ -1,6 +1,7 @@
-// The local dev server as users run it (`npm run dev`: wrangler dev + the fal and ComfyUI stand-ins): an oversized
+// The local dev server as users run it (`npm run dev`: workerd via Miniflare + the fal and ComfyUI stand-ins): an oversized
 // chunked body gets its 413 and the server keeps serving (answering before the body was read used to take
-// wrangler dev down); the README's walkthrough runs literally; the OpenAI SDK uploads files as Node users do.
+// wrangler dev down); the README walkthrough runs literally and spends exactly what it says; the OpenAI SDK uploads
+// files as Node users do.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs, { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import OpenAI from 'openai';
@@ -108,8 +109,20 @@ describe('the README walkthrough, run literally', () => {
       expect(run.stdout).toMatch(/^403$/m);
       const spent = JSON.parse(/\{\n {2}"spent_micro"[\s\S]*?\n\}/.exec(run.stdout)![0]) as Record<string, number>;
       expect(spent.charges).toBe(4);
-      expect(spent.spent_micro).toBeGreaterThan(33_000 * 2 + 363_000);
-      expect(spent.spent_micro).toBeLessThan(5_000_000);
+      // What it spent, exactly: every credit the block grants (the key's credits_micro, the top-up's amount_micro)
+      // less the balance it leaves, with nothing still held — and the README's "(it spends $X" states exactly that.
+      const granted = [...block!.matchAll(/"(?:credits|amount)_micro":(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(granted).toBe(5_500_000);
+      // A fresh connection if the pool's idle one was closed meanwhile (as in the tests below).
+      const account = () => fetch(`${base}/admin/accounts/clinic-1`, { headers: { authorization: 'Bearer dev-admin-token' } });
+      const after = (await (await account().catch(account)).json()) as { balance_micro: number; held_micro: number };
+      expect(after.held_micro).toBe(0);
+      const cost = granted - after.balance_micro;
+      expect(cost).toBe(spent.spent_micro);
+      const claim = /\(it spends \$(\d+)(?:\.(\d{1,6}))?\)/.exec(block!);
+      expect(claim, 'the walkthrough says "(it spends $<dollars>)"').not.toBeNull();
+      const claimed = Number(claim![1]) * 1_000_000 + Number((claim![2] ?? '').padEnd(6, '0'));
+      expect(claimed, `README says it spends $${claim![1]}.${claim![2] ?? ''}; it spent ${cost} µ$`).toBe(cost);
       for (const f of ['waiting-room.png', 'watercolour.png', 'lighthouse.png']) expect(isPng(readFileSync(path.join(dir, f))), f).toBe(true);
       expect(pngSize(readFileSync(path.join(dir, 'waiting-room.png')))).toEqual({ width: 1024, height: 1024 });
       expect(pngSize(readFileSync(path.join(dir, 'watercolour.png')))).toEqual({ width: 512, height: 512 });

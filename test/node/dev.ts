@@ -27,6 +27,12 @@ export function freePort(): Promise<number> {
 export interface DevServer {
   base: string;
   falBase: string;
+  /** The V8 inspector (Chrome DevTools) Miniflare serves for workerd: INSPECTOR_PORT. */
+  inspectorBase: string;
+  /** The process group of `npm run dev` (scripts/dev.mjs, workerd and all it starts). */
+  pid: number;
+  /** Its PERSIST_TO directory (removed by stop()). */
+  state: string;
   /** The last 20 000 characters it wrote. */
   output(): string;
   /** Its exit code once it exited (undefined while it runs). */
@@ -92,7 +98,7 @@ export async function startDev(env: Record<string, string> = {}): Promise<DevSer
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { base, falBase: `http://127.0.0.1:${fal}`, output: () => output, exited: () => exited, stop };
+  return { base, falBase: `http://127.0.0.1:${fal}`, inspectorBase: `http://127.0.0.1:${inspector}`, pid: child.pid!, state, output: () => output, exited: () => exited, stop };
 }
 
 /** Debian's chromium, headless (no sandbox as root, no background networking). Under CI a missing one fails. */
