@@ -15,6 +15,11 @@
 //   video poll          GET /v1/videos/{id} of a finished, already settled paid video (no R2)
 // Derived: the gateway's own cost (gateway − floor) and what R2 re-hosting adds (R2 − no R2).
 //
+// Own cost (issue 23): the paid image again, now against an instant loopback fal (test/standins/fal-instant.mjs),
+// next to a bare Hono pass-through (scripts/lib/hono-floor.ts) built the same way (wrangler --minify, same
+// compatibility settings) on its own workerd: own cost = gateway − Hono floor, p50, at 1 and 8 connections, the
+// gateway's CPU per request, and the SQL statements per admit read from the ledger object (LedgerStore.admitCost).
+//
 // History: the ledger promises that a call's cost does not grow with an account's history (expiry is indexed,
 // sweeps are bounded). Sequential paid images (no R2) for a fresh account are compared with an account whose
 // Durable Object already holds BENCH_HISTORY_ROWS rows in each table that grows with use (claims, holds, idem, and
@@ -23,11 +28,12 @@
 // started with `inspect`). The two accounts take turns in rounds on one workerd, like the series above.
 //
 // Env: BENCH_N (sequential requests per series, default 500), BENCH_CONCURRENT_N (requests per 8-connection series,
-// 1000), BENCH_WARMUP (warm-up requests per series, 30), BENCH_HISTORY_ROWS (200000), BENCH_TIMEOUT_S (170: the
+// 1000), BENCH_WARMUP (warm-up requests per series, 30), BENCH_HISTORY_ROWS (200000), BENCH_TIMEOUT_S (260: the
 // whole run; everything is torn down on success, error, timeout or Ctrl-C).
 import os from 'node:os';
 import { Pool } from 'undici';
 import { startFal } from '../test/standins/fal.mjs';
+import { startInstantFal } from '../test/standins/fal-instant.mjs';
 import { benchPhiMedia } from './lib/bench-phi-media.mjs';
 import { benchPhiText } from './lib/bench-phi-text.mjs';
 import { ADMIN_TOKEN, BASE_VARS, buildBundle, cpuMs, freshFetch, instructions, ledgerSql, startWorker } from './lib/workerd.mjs';
@@ -43,7 +49,7 @@ const N = intEnv('BENCH_N', 500, 20, 100_000);
 const N_CONCURRENT = intEnv('BENCH_CONCURRENT_N', 1000, 20, 100_000);
 const WARMUP = intEnv('BENCH_WARMUP', 30, 8, 10_000);
 const HISTORY_ROWS = intEnv('BENCH_HISTORY_ROWS', 200_000, 2, 10_000_000);
-const TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 170, 10, 3600) * 1000;
+const TIMEOUT_MS = intEnv('BENCH_TIMEOUT_S', 260, 10, 3600) * 1000;
 const CONNECTIONS = 8;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** Every comparison is measured in this many rounds, its series taking turns within each round. */
@@ -52,7 +58,7 @@ const ROUNDS = 10;
 const FAL_KEY = 'bench-fal-key';
 const FAL_MODEL = 'fal-ai/flux/krea';
 const PROMPT = 'a calm clinic waiting room, soft light';
-// The ledger's lifetimes (src/ledger/types.ts CLAIM_TTL_SEC, src/pipeline/videos.ts VIDEO_HOLD_TTL_SEC,
+// The ledger's lifetimes (src/ledger/limits.ts CLAIM_TTL_SEC, src/pipeline/videos.ts VIDEO_HOLD_TTL_SEC,
 // src/pipeline/admit.ts IDEMPOTENCY_TTL_SEC): seeded live rows expire within them, like real ones.
 const CLAIM_TTL_MS = 30 * 24 * 3600_000;
 const HOLD_TTL_MS = 6 * 3600_000;
@@ -269,6 +275,58 @@ function pollTarget(name, gw, key, id) {
   };
 }
 
+// ------------------------------------------------------------------------------------------------ own cost
+
+/** Issue 23's goals for a paid image on this runtime: its cost over a bare Hono pass-through, and its CPU. */
+const GOAL_OWN_P50_MS = 0.6;
+const GOAL_CPU_MS = 0.9;
+
+/** The bare Hono pass-through (scripts/lib/hono-floor.ts): same body, same upstream call, same answer shape. */
+function honoTarget(worker) {
+  return {
+    name: 'floor: bare Hono pass-through',
+    origin: worker.url,
+    pid: worker.pid,
+    request: (i) => postJson('/v1/images/generations', {}, { prompt: `bench ${i}: ${PROMPT}` }),
+    check: (text) => {
+      if (typeof json(text).data?.[0]?.url !== 'string') throw new Error(`Hono floor answered without an image: ${text.slice(0, 200)}`);
+    },
+  };
+}
+
+/** Admits an account's ledger object answered and the SQL statements they ran (LedgerStore.admitCost over RPC). */
+async function admitCost(gw, account) {
+  const ns = await gw.mf.getDurableObjectNamespace('LEDGER');
+  const c = await ns.get(ns.idFromName(`account:${account}`)).admitCost();
+  return { calls: Number(c.calls), statements: Number(c.statements) };
+}
+
+/**
+ * The paid image's own cost (issue 23): the gateway's bundle and a bare Hono pass-through, each built with
+ * wrangler --minify, on workerd, against an instant loopback fal (test/standins/fal-instant.mjs: the documented
+ * result at once, so that what is measured is the workers, not the stand-in's PNG encoder), interleaved at 1 and at
+ * 8 connections. Also the SQL statements per admit, read from the account's ledger object.
+ */
+async function ownCostSeries(bundle) {
+  const fal = await startInstantFal({ key: FAL_KEY });
+  undo.push(() => fal.close());
+  const hono = buildBundle('scripts/lib/hono-floor.ts');
+  undo.push(() => hono.dispose());
+  const vars = { ...BASE_VARS, FAL_KEY, FAL_RUN_URL: fal.runUrl, FAL_QUEUE_URL: `${fal.origin}/queue`, FAL_MEDIA_HOSTS: fal.origin };
+  const floor = await start({ script: hono.script, vars: { FAL_RUN_URL: fal.runUrl, FAL_KEY }, ledger: false, r2: false });
+  const gw = await start({ script: bundle.script, vars, r2: false });
+  const account = 'bench-own-cost';
+  const key = await paidKey(gw, account);
+  const targets = [honoTarget(floor), imageTarget('gateway, paid image (instant fal)', gw, key, `${fal.origin}/files/`)];
+  const before = await admitCost(gw, account);
+  const sequential = await interleaved(targets, 1, N);
+  const concurrent = await interleaved(targets, CONNECTIONS, N_CONCURRENT);
+  const after = await admitCost(gw, account);
+  await Promise.all([floor.stop(), gw.stop()]);
+  await fal.close();
+  return { sequential, concurrent, admits: after.calls - before.calls, statements: after.statements - before.statements, floorSize: hono.size };
+}
+
 // ------------------------------------------------------------------------------------------------ history
 
 /** `n` = 1..rows; even rows are live (expire 10 min .. ttl from now), odd rows expired (1 min .. ttl ago). */
@@ -277,7 +335,7 @@ const expiresAt = (now, ttl) =>
 
 /**
  * Per table that grows with an account's history, rows shaped like the ones the gateway writes (see SCHEMA in
- * src/ledger/durable.ts), numbered by `n` from the recursive CTE `s`; distinct ids. Each entry: [sql, ...bindings].
+ * src/ledger/durable/schema.ts), numbered by `n` from the recursive CTE `s`; distinct ids. Each entry: [sql, ...bindings].
  */
 const HISTORY_SEEDS = {
   // image claims
@@ -382,7 +440,7 @@ function printTable(head, rows) {
   for (const r of rows) console.log(line(r));
 }
 
-function report({ bundleSize, results, history, seconds, loadBefore, phi }) {
+function report({ bundleSize, results, history, seconds, loadBefore, phi, own }) {
   const cpu = os.cpus();
   console.log(`\nphi-gateway bench, ${new Date().toISOString().slice(0, 10)}: ${cpu[0]?.model ?? 'unknown CPU'} × ${cpu.length} cores, Node ${process.version}`);
   console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; client, stand-in and workerd share these cores`);
@@ -407,6 +465,28 @@ function report({ bundleSize, results, history, seconds, loadBefore, phi }) {
       ...diff(results.floor, results.rehostFloor).map((r) => ["  of which local R2's own (re-host floor − floor)", ...r]),
     ],
   );
+
+  if (own) {
+    const [floorSeq, gwSeq] = own.sequential;
+    const [floorConc, gwConc] = own.concurrent;
+    const ownP50 = gwSeq.p50 - floorSeq.p50;
+    const mark = (ok) => (ok ? 'met' : 'NOT met');
+    console.log(`\nown cost (issue 23): the paid image against a bare Hono pass-through (hono/tiny, built the same way: ${own.floorSize}),`);
+    console.log('both on workerd against an instant loopback fal, interleaved\n');
+    printTable(
+      ['series', 'conns', 'n', 'p50 ms', 'p99 ms', 'req/s', 'CPU ms/req'],
+      [floorSeq, gwSeq, floorConc, gwConc].map((r) => [r.name, r.connections, r.n, f2(r.p50), f2(r.p99), r.rps.toFixed(0), f2(r.cpu)]),
+    );
+    console.log('');
+    printTable(['figure', 'value', `goal`], [
+      ['own cost, p50 (gateway − Hono floor), sequential', `${signed(ownP50)} ms`, `≤ ${GOAL_OWN_P50_MS} ms: ${mark(ownP50 <= GOAL_OWN_P50_MS)}`],
+      ['CPU per request, gateway (workerd utime+stime)', `${f2(gwSeq.cpu)} ms`, `≤ ${GOAL_CPU_MS} ms: ${mark(gwSeq.cpu !== null && gwSeq.cpu <= GOAL_CPU_MS)}`],
+      ['  of which over the Hono floor', `${gwSeq.cpu === null ? 'n/a' : signed(gwSeq.cpu - floorSeq.cpu)} ms`, `(floor ${f2(floorSeq.cpu)} ms)`],
+      [`throughput at ${CONNECTIONS} connections, gateway / floor`, `${gwConc.rps.toFixed(0)} / ${floorConc.rps.toFixed(0)} req/s`, ''],
+      ['SQL statements per admit (mean)', `${(own.statements / own.admits).toFixed(2)}`, `${own.admits} admits, ${own.statements} statements`],
+    ]);
+    console.log('(a warm admit runs 3: claim, balance, usage row; one sample insert rides on every 8th, the bounded sweep once a minute)');
+  }
 
   const [fresh, seeded] = history.rows;
   console.log(`\nhistory: ${N} sequential paid images (no R2) per account, taking turns; seeded rows are half live, half expired,`);
@@ -475,8 +555,9 @@ async function main() {
   const results = Object.fromEntries(Object.keys(targets).map((k, i) => [k, [sequential[i], concurrent[i]]]));
   await Promise.all([floor.stop(), rehostFloor.stop(), gw.stop(), gwR2.stop()]);
 
+  const own = await ownCostSeries(bundle);
   const history = await historySeries(bundle.script, vars, fal.origin);
-  report({ bundleSize: bundle.size, results, history, loadBefore, seconds: (performance.now() - t0) / 1000, phi });
+  report({ bundleSize: bundle.size, results, history, loadBefore, seconds: (performance.now() - t0) / 1000, phi, own });
 }
 
 try {

@@ -2,7 +2,7 @@
 // the memory run. Builds the bundle exactly as it deploys (`wrangler deploy --dry-run --minify`), starts it with
 // the Durable Object ledger and (optionally) a local R2 bucket, and reads the workerd process's RSS and CPU time.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,17 +29,29 @@ function compat() {
   return { compatibilityDate: date, compatibilityFlags: flags };
 }
 
-/** Builds the deployable bundle; returns its path, size and a cleanup. */
-export function buildBundle() {
+/**
+ * Builds a worker exactly as the gateway deploys (`wrangler deploy --dry-run --minify`, wrangler.toml's
+ * compatibility date and flags): the gateway itself, or with `entry` another module (the bench's Hono floor) under
+ * a generated config that differs in name and main only. Returns its path, size and a cleanup.
+ */
+export function buildBundle(entry) {
   const out = mkdtempSync(path.join(os.tmpdir(), 'phi-bundle-'));
-  const log = execFileSync(WRANGLER, ['deploy', '--dry-run', '--outdir', out, '--minify'], {
+  const config = [];
+  if (entry) {
+    const { compatibilityDate, compatibilityFlags } = compat();
+    const toml = path.join(out, 'wrangler.toml');
+    writeFileSync(toml, `name = "bench-floor"\nmain = ${JSON.stringify(path.resolve(ROOT, entry))}\ncompatibility_date = "${compatibilityDate}"\ncompatibility_flags = ${JSON.stringify(compatibilityFlags)}\n`);
+    config.push('--config', toml);
+  }
+  const log = execFileSync(WRANGLER, ['deploy', '--dry-run', '--outdir', path.join(out, 'dist'), '--minify', ...config], {
     cwd: ROOT,
     timeout: 120_000,
     env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   }).toString();
   const size = log.match(/Total Upload:\s*([^\n]+)/)?.[1]?.trim() ?? 'unknown';
-  return { script: path.join(out, 'index.js'), size, dispose: () => rmSync(out, { recursive: true, force: true }) };
+  const script = path.join(out, 'dist', path.basename(entry ?? 'index.ts').replace(/\.ts$/, '.js'));
+  return { script, size, dispose: () => rmSync(out, { recursive: true, force: true }) };
 }
 
 const READY_TIMEOUT_MS = 60_000;

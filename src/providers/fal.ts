@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { Route } from '../catalog/resolve';
 import { ApiError, badRequest, providerUnavailable, upstreamError, upstreamTimeout } from '../http/errors';
-import { Bytes, jsonStream, sized } from '../http/json-stream';
+import { Bytes, jsonBody } from '../http/json-stream';
 import { allowedOutput } from '../http/urls';
 import { Breaker, falBreakerKey } from './breaker';
 import { retryAfterMs, retrying, UpstreamError } from './retry';
@@ -83,9 +83,9 @@ export class FalProvider implements Provider {
     const reply = await retrying(opts.budget, { breaker }, async (left) => {
       const timeoutMs = Math.min(this.timeoutMs, left);
       const deadline = Date.now() + timeoutMs;
-      const body = jsonStream(imageInput(req)); // a fresh stream per attempt
-      const headers = { ...this.headers(opts), 'content-length': String(body.length), 'x-fal-request-timeout': (Math.max(200, timeoutMs) / 1000).toFixed(1) };
-      const res = await upstreamFetch(url, { method: 'POST', headers, body: sized(body) }, timeoutMs);
+      const { body, length } = jsonBody(imageInput(req)); // a fresh stream per attempt (when it is one)
+      const headers = { ...this.headers(opts), 'content-length': String(length), 'x-fal-request-timeout': (Math.max(200, timeoutMs) / 1000).toFixed(1) };
+      const res = await upstreamFetch(url, { method: 'POST', headers, body }, timeoutMs);
       if (!res.ok) throw await falError(res);
       // Answered 200: whatever happens to the body now, fal may have billed the work — never repeated.
       try {
@@ -109,8 +109,8 @@ export class FalProvider implements Provider {
    * caller releases the hold. README "Retries and fallbacks".
    */
   async submitVideo(route: Route, req: VideoRequest, opts: Pick<RunOptions, 'shortRetention' | 'webhookUrl' | 'startTimeoutSec'>): Promise<string> {
-    const body = jsonStream(videoInput(route, req));
-    const headers: Record<string, string> = { ...this.headers(opts), 'content-length': String(body.length) };
+    const { body, length } = jsonBody(videoInput(route, req));
+    const headers: Record<string, string> = { ...this.headers(opts), 'content-length': String(length) };
     // fal's time-to-start deadline (queue wait, runner acquisition, retries): past it the request ends with a 504,
     // which fal does not bill, instead of starting work the gateway would no longer collect.
     if (opts.startTimeoutSec) headers['x-fal-request-timeout'] = String(opts.startTimeoutSec);
@@ -118,7 +118,7 @@ export class FalProvider implements Provider {
     const reply = await this.call(`${this.cfg.falQueueBase}/${encPath(route.endpoint)}${hook}`, {
       method: 'POST',
       headers,
-      body: sized(body),
+      body,
     });
     return expectShape(submitReply, reply).request_id;
   }
