@@ -6,7 +6,7 @@ import { consume } from '../src/jobs/consumer';
 import type { JobMessage } from '../src/jobs/queue';
 import { decodeJob } from '../src/jobs/id';
 import { parseConfig } from '../src/config';
-import { gateway, uniq } from './helpers';
+import { bodyText, gateway, uniq } from './helpers';
 import { inject } from 'vitest';
 
 type Line = { account: string; at: number; type: string; request_id: string | null; key_id: string | null; detail: Record<string, unknown> };
@@ -41,7 +41,7 @@ describe('audit trail', () => {
     const res = await gw.admin(`/admin/accounts/${account}/audit?from=${t0 - 5}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
-    const text = await res.text();
+    const text = await bodyText(res);
     const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
     const types = lines.map((l) => l.type);
     for (const t of ['operator', 'generation', 'media.issued', 'media.downloaded', 'webhook.sent', 'adjustment']) expect(types, t).toContain(t);
@@ -58,7 +58,7 @@ describe('audit trail', () => {
     const upstream = (await decodeJob(parseConfig(gw.env).SIGNING_SECRET, id, account))!.r;
     for (const secret of [prompt, key, upstream, imageUrl.search.slice(1), new URL(videoUrl).search.slice(1), inject('receiverUrl'), 'http']) expect(text).not.toContain(secret);
     // A range before it all is empty; ranges are checked.
-    expect(await (await gw.admin(`/admin/accounts/${account}/audit?from=${t0 - 3600}&to=${t0 - 3000}`)).text()).toBe('');
+    expect(await bodyText(await gw.admin(`/admin/accounts/${account}/audit?from=${t0 - 3600}&to=${t0 - 3000}`))).toBe('');
     expect((await gw.admin(`/admin/accounts/${account}/audit?from=5&to=1`)).status).toBe(400);
   });
 

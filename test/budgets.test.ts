@@ -2,7 +2,7 @@
 // upstream call (402 budget_exceeded, distinct from the account's insufficient_quota), holds count like charges,
 // refunds give back, exact under concurrency on both stores; /v1/account shows the budget, spent and resets_at.
 import { describe, expect, inject, it } from 'vitest';
-import { falOrigin, gateway, requireService, standinCalls, uniq, type Gateway } from './helpers';
+import { bodyText, falOrigin, gateway, requireService, standinCalls, uniq, type Gateway } from './helpers';
 
 type Err = { error: { code: string; param: string | null; message: string; type: string } };
 type AccountBody = { budget: { budget_micro: number; budget_period: string; spent_micro: number; held_micro: number; remaining_micro: number; resets_at: number | null } | null };
@@ -128,7 +128,7 @@ describe('per-key budgets: validation', () => {
     await gw.admin(`/admin/keys/${issued.key_id}`, { method: 'DELETE' });
     await bad(await patch(gw, issued.key_id, { rpm: 5 }), 'keyId');
     // Every change is in the account's audit trail, with what changed.
-    const trail = (await (await gw.admin(`/admin/accounts/${issued.account}/audit?type=operator`)).text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; detail: Record<string, unknown> });
+    const trail = (await bodyText(await gw.admin(`/admin/accounts/${issued.account}/audit?type=operator`))).trim().split('\n').map((l) => JSON.parse(l) as { type: string; detail: Record<string, unknown> });
     expect(trail.filter((e) => e.detail.action === 'PATCH /admin/keys/:keyId' && e.detail.status === 200).map((e) => e.detail)).toEqual(
       expect.arrayContaining([expect.objectContaining({ key_id: issued.key_id, rpm: 1, expires_at: soon, label_changed: true }), expect.objectContaining({ budget_micro: 0, budget_period: 'total' })]),
     );

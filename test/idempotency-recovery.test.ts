@@ -2,11 +2,8 @@
 // the delivered output replayed, or runs again and is charged once — never a 409 that only time cures. Faults come
 // from the fault-injecting proxy in front of the Upstash stand-in (test/standins/fault-proxy.mjs), scoped by the
 // account's name; the JOBS queue is captured and handed to the real consumer by the test, as the queue would.
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import { consume } from '../src/jobs/consumer';
-import type { JobMessage } from '../src/jobs/queue';
-import { gateway, requireService, standinCalls, falOrigin, uniq, type Gateway } from './helpers';
+import { capturedJobs, requireService, standinCalls, falOrigin, uniq, type Gateway } from './helpers';
 
 const faultyUrl = inject('faultyUpstashUrl');
 requireService('fault proxy in front of the Upstash stand-in', faultyUrl);
@@ -22,24 +19,7 @@ const ops = (account: string) => ({
   refund: `"phi:{${account}}:uz","phi:{${account}}:cb:`, // REFUND: …, the usage, the claim's budget counter
 });
 
-function onUpstash(extra: Record<string, unknown> = {}) {
-  const sent: JobMessage[] = [];
-  const JOBS = { send: async (m: JobMessage) => void sent.push(m) };
-  const gw = gateway({ UPSTASH_REDIS_REST_URL: faultyUrl, UPSTASH_REDIS_REST_TOKEN: inject('upstashToken'), MEDIA: undefined, JOBS, ...extra });
-  /** Delivers everything queued so far once (watcher looks and webhooks aside); returns how many were asked to be seen again. */
-  const deliver = async () => {
-    const take = sent.filter((m) => m.t !== 'watch' && m.t !== 'webhook');
-    for (const m of take) sent.splice(sent.indexOf(m), 1);
-    const batch = createMessageBatch<JobMessage>('phi-gateway-jobs', take.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })));
-    const ctx = createExecutionContext();
-    await consume(batch, gw.env);
-    await waitOnExecutionContext(ctx);
-    const result = await getQueueResult(batch, ctx);
-    for (const r of result.retryMessages) sent.push(batch.messages.find((m) => m.id === r.msgId)!.body);
-    return result.retryMessages.length;
-  };
-  return Object.assign(gw, { sent, deliver });
-}
+const onUpstash = (extra: Record<string, unknown> = {}) => capturedJobs(faultyUrl, extra);
 
 const image = (gw: Gateway, key: string, prompt: string, idem: string) =>
   gw.authed(key, '/v1/images/generations', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': idem }, body: JSON.stringify({ prompt }) });

@@ -5,7 +5,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { typedInput } from '../src/media/inputs';
 import { dicomPart10, indexOf, jpegSegments, metadataPng, metadataWav, realJpegWithMetadata, SECRETS } from './fixtures/media-builders';
-import { falOrigin, gateway, PNG_BYTES, requireService, standinCalls, TEST_API_KEY, uniq, type Gateway } from './helpers';
+import { bodyText, falOrigin, gateway, PNG_BYTES, requireService, standinCalls, TEST_API_KEY, uniq, type Gateway } from './helpers';
 
 const upstashUrl = inject('upstashUrl');
 const hasUpstash = requireService('Upstash stand-in (redis-server)', upstashUrl);
@@ -22,7 +22,7 @@ const upstreamCalls = async (marker: string) => (await standinCalls(falOrigin())
 const auditOf = async (gw: Gateway, account: string) => {
   const res = await gw.admin(`/admin/accounts/${account}/audit`);
   expect(res.status).toBe(200);
-  return (await res.text()).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; detail?: Record<string, unknown> });
+  return (await bodyText(res)).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; detail?: Record<string, unknown> });
 };
 
 async function expectBlocked(res: Response, param: string, words: RegExp, secret: string) {

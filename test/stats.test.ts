@@ -2,7 +2,7 @@
 // the PHI refusals in the audit trail; operator reads recorded as filterable `operator.read`, at most once a minute;
 // money amounts in the trail; one Analytics Engine data point per request when METRICS is bound.
 import { describe, expect, it } from 'vitest';
-import { gateway, uniq, type Gateway } from './helpers';
+import { bodyText, gateway, uniq, type Gateway } from './helpers';
 
 type Row = {
   group: string;
@@ -25,7 +25,7 @@ const stats = async (gw: Gateway, q: string) => {
   return (await res.json()) as Stats;
 };
 const trail = async (gw: Gateway, account: string, q = '') =>
-  (await (await gw.admin(`/admin/accounts/${account}/audit?${q}`)).text())
+  (await bodyText(await gw.admin(`/admin/accounts/${account}/audit?${q}`)))
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Line);

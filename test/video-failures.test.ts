@@ -8,7 +8,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { consume } from '../src/jobs/consumer';
 import { decodeJob } from '../src/jobs/id';
 import type { JobMessage } from '../src/jobs/queue';
-import { falOrigin, gateway, PNG_BYTES, standinCalls, TEST_API_KEY, uniq, wavBytes, type Gateway } from './helpers';
+import { eventually, falOrigin, gateway, PNG_BYTES, standinCalls, TEST_API_KEY, uniq, wavBytes, type Gateway } from './helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Video = { id: string; status: string; error: { code: string; message: string } | null; cost_micro?: number };
@@ -179,7 +179,9 @@ describe('VIDEO_JOB_DEADLINE_SEC: a job that never finishes, or whose status can
     ['an unknown status value', '#fal-shape-status-unknown'],
     ['fal answering 500 on the status', '#fal-status-500'],
   ])('%s: in progress (or the provider error) until the deadline, then failed, cancelled at fal, hold released, video.failed', async (_, marker) => {
-    const c = captured({ MEDIA: undefined, VIDEO_JOB_DEADLINE_SEC: '2' });
+    // 4 s (counted in whole seconds from creation: 3 s at least) leave the early poll below time enough to come
+    // before the deadline however busy the machine; the watcher's looks (≥ 100 ms apart) then outlast it.
+    const c = captured({ MEDIA: undefined, VIDEO_JOB_DEADLINE_SEC: '4' });
     const who = await account(c.gw);
     const { id } = await enqueue(c.gw, who.key, { model: 'wan', prompt: `${uniq('deadline')} ${marker}`, seconds: '4' });
     // Before the deadline the job is not ended: a poll answers in progress or the provider's mapped error.
@@ -188,7 +190,7 @@ describe('VIDEO_JOB_DEADLINE_SEC: a job that never finishes, or whose status can
     else expect([502, 503, 504]).toContain(early.status);
     expect((await c.gw.balance(who.account)).held_micro).toBe(363_000);
     // The watcher keeps looking (a provider failure is not the queue's to retry) until the deadline ends it.
-    const looks = await c.watchToEnd();
+    const looks = await c.watchToEnd(200);
     expect(looks).toBeGreaterThan(1);
     await expectFailedJob(c, who, id, 'deadline_exceeded', 2_000_000);
     expect(await cancels(id, who.account, c.gw)).toBe(1);
@@ -208,10 +210,10 @@ describe('VIDEO_JOB_DEADLINE_SEC: a job that never finishes, or whose status can
     const result = (await (await fetch(base, { headers: { authorization: 'Key test-fal-key' } })).json()) as { video?: { url: string } };
     expect(result.video?.url).toBeDefined();
     let hook: { url: string; headers: Record<string, string>; body: string } | undefined;
-    for (let i = 0; !hook && i < 50; i++) {
+    await eventually(async () => {
       hook = ((await (await fetch(`${falOrigin()}/__webhooks?request_id=${job.r}`)).json()) as (typeof hook)[])[0];
-      if (!hook) await sleep(100);
-    }
+      expect(hook, 'the stand-in has sent its webhook').toBeDefined();
+    }, 20_000, 100);
     expect(JSON.parse(hook!.body)).toMatchObject({ status: 'OK' });
     const headers = Object.fromEntries(Object.entries(hook!.headers).filter(([k]) => k.startsWith('x-fal-webhook-') || k === 'content-type'));
     const relayed = await c.gw.fetch(new URL(hook!.url).pathname, { method: 'POST', headers, body: hook!.body });

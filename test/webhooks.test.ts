@@ -96,11 +96,18 @@ describe('the job watcher (JOBS queue, delayed messages)', () => {
       if (store !== undefined && 'UPSTASH_REDIS_REST_URL' in store && !store.UPSTASH_REDIS_REST_URL && !inject('ci')) return;
       const { gw, queued, pump } = captured({ ...store, MEDIA: undefined });
       const { key, account } = await gw.issueKey({ credits_micro: 1_000_000 });
-      const { id } = await enqueue(gw, key, uniq('watched'));
+      // A slow job (done after five status polls, or 8 s): still running at the first look however slow the machine.
+      const { id } = await enqueue(gw, key, `${uniq('watched')} #fal-slow`);
       expect(queued.map((q) => [q.body.t, q.delaySeconds])).toEqual([['watch', 2]]);
       await pump(); // too early: still running → the next look is queued, later
       expect(queued.map((q) => [q.body.t, q.delaySeconds])).toEqual([['watch', 3]]);
-      await sleep(1_600);
+      // It ends by polls, not by the clock: fal's status is asked (as a poll would) until it says COMPLETED.
+      const job = (await decodeJob(gw.env.SIGNING_SECRET!, id, account))!;
+      const status = `${inject('falQueueUrl')}/${job.e.split('/').slice(0, 2).join('/')}/requests/${job.r}/status`;
+      await eventually(async () => {
+        const s = (await (await fetch(status, { headers: { authorization: 'Key test-fal-key' } })).json()) as { status: string };
+        expect(s.status).toBe('COMPLETED');
+      }, 20_000, 0);
       await pump();
       expect(await gw.balance(account)).toMatchObject({ balance_micro: 637_000, held_micro: 0, charges: 1 });
       // Ended: no further look, one customer event queued.

@@ -57,9 +57,19 @@ export const intLike = (min: number, max: number) => z.pipe(numeric(`an integer 
 /** Optional, and null means absent (the OpenAI SDKs send null for unset fields). */
 export const nullish = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
 
+const utf8 = new TextDecoder();
+
+/**
+ * A request body as UTF-8 text, whatever its Content-Type says — what `text()` does, without workerd's warning
+ * for a body not typed as text (curl -d sends x-www-form-urlencoded; a client may send anything).
+ */
+export async function bodyText(body: { arrayBuffer(): Promise<ArrayBuffer> }): Promise<string> {
+  return utf8.decode(await body.arrayBuffer());
+}
+
 /** Reads a JSON object body; malformed JSON or a non-object is a 400, never a 500. */
 export async function readJson(req: Request): Promise<Record<string, unknown>> {
-  return parseJson(await req.text());
+  return parseJson(await bodyText(req));
 }
 
 export function parseJson(text: string): Record<string, unknown> {

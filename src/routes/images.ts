@@ -8,7 +8,7 @@ import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { sha256Hex } from '../http/crypto';
 import { badRequest } from '../http/errors';
-import { bool, intLike, nullish, numeric, parse, parseJson, str, text } from '../http/validate';
+import { bodyText, bool, intLike, nullish, numeric, parse, parseJson, str, text } from '../http/validate';
 import { idempotencyFrom } from '../pipeline/admit';
 import { ctxOf } from '../pipeline/context';
 import { runImages, type ImageJob } from '../pipeline/images';
@@ -236,7 +236,7 @@ async function readEdit(c: Context<AppEnv>): Promise<{ asked: Asked; digest: str
 
 export const images = new Hono<AppEnv>()
   .post('/images/generations', async (c) => {
-    const raw = await c.req.text();
+    const raw = await bodyText(c.req);
     const body = parseJson(raw);
     screenRequest(c.get('cfg'), c.get('key'), body);
     rejectUnknown(body, imageBody, 'POST /v1/images/generations', { image: 'edits take images: POST /v1/images/edits', mask: 'an edits parameter', input_fidelity: 'an edits parameter' });

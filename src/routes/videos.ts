@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { secondsString } from '../catalog/video';
 import { ApiError, badRequest, notFound } from '../http/errors';
-import { intLike, nullish, numeric, oneOf, parse, parseJson, str, text } from '../http/validate';
+import { bodyText, intLike, nullish, numeric, oneOf, parse, parseJson, str, text } from '../http/validate';
 import { decodeJob, type Job } from '../jobs/id';
 import type { JobPage } from '../ledger/types';
 import { proxyFile, serveMedia } from '../media/store';
@@ -81,7 +81,7 @@ async function readVideoRequest(c: Context<AppEnv>, rules: UrlRules): Promise<{ 
     }
     digest = await sha256Hex(sig.join('\n'));
   } else {
-    const raw = await c.req.text();
+    const raw = await bodyText(c.req);
     digest = await sha256Hex(raw);
     fields = parseJson(raw);
   }
@@ -234,7 +234,7 @@ export const videos = new Hono<AppEnv>()
     const ctx = ctxOf(c);
     const id = c.req.param('id');
     const original = await loadJob(ctx, id);
-    const raw = await c.req.text();
+    const raw = await bodyText(c.req);
     const remix = parseJson(raw);
     screenRequest(ctx.cfg, ctx.key, remix);
     const { prompt } = parse(remixBody, remix);

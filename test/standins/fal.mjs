@@ -678,7 +678,13 @@ async function streamVirtual(res, bytes, start, end) {
   for (let at = start; at <= end && !closed;) {
     const chunk = at < bytes.length ? bytes.subarray(at, Math.min(bytes.length, end + 1)) : zeros.subarray(0, Math.min(zeros.length, end + 1 - at));
     at += chunk.length;
-    if (!res.write(chunk)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+    // Whichever comes first; the other listener goes with it (left behind, they pile up on a long stream).
+    if (!res.write(chunk)) {
+      await new Promise((resolve) => {
+        const done = () => { res.off('drain', done); res.off('close', done); resolve(undefined); };
+        res.on('drain', done).on('close', done);
+      });
+    }
   }
   if (!closed) res.end();
 }

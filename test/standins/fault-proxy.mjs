@@ -2,7 +2,10 @@
 // Faults are scoped by a substring of the request body (e.g. an account name, which every Redis key of that
 // account contains), so concurrent test files never disturb each other. Control, no auth:
 //   POST /__faults {match, mode, skip?, times?, ms?}  mode: 'fail' (HTTP 500, nothing forwarded),
-//     'lost-reply' (forwarded and applied, then the connection is dropped), 'hang' (held open, nothing forwarded),
+//     'lost-reply' (forwarded and applied, then the reply is lost on the way back: a 502 with no reply in it, as an
+//     edge proxy answers when its origin connection drops — the caller cannot tell whether the command ran; the
+//     socket itself is not cut, since workerd logs every dropped connection with a stack trace, caught or not),
+//     'hang' (held open, nothing forwarded),
 //     'delay' (forwarded after `ms`). `skip` lets that many matching requests through first; `times` (default
 //     unlimited) bounds how many are faulted.
 //   DELETE /__faults?match=… → removes the faults for that match.
@@ -60,8 +63,9 @@ export async function startFaultProxy({ target, port = 0 }) {
     }
     const reply = Buffer.from(await upstream.arrayBuffer());
     if (mode === 'lost-reply') {
-      // The store applied the command; the caller never hears back.
-      return res.socket?.destroy();
+      // The store applied the command; its answer never reaches the caller.
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      return res.end('upstream connection lost');
     }
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(reply);
