@@ -79,7 +79,7 @@ const workerdPids = () =>
  * `r2: false`), or with `ledger: false` any module worker (a bare pass-through floor, an R2 reference).
  * `inspect: true` lets `ledgerSql` run SQL inside the ledger's objects (Miniflare wraps the class to allow it).
  */
-export async function startWorker({ script, scriptText, vars = {}, ledger = true, r2 = true, quiet = true, inspect = false }) {
+export async function startWorker({ script, scriptText, vars = {}, ledger = true, r2 = true, quiet = true, inspect = false, stateDir }) {
   const before = workerdPids();
   // Miniflare 5 takes a list of workers; the converter accepts the classic single-worker options.
   const mf = new Miniflare(
@@ -93,6 +93,8 @@ export async function startWorker({ script, scriptText, vars = {}, ledger = true
       ...(ledger ? { durableObjects: { LEDGER: { className: 'LedgerStore', useSQLite: true } } } : {}),
       ...(r2 ? { r2Buckets: ['MEDIA'] } : {}),
       ...(inspect ? { unsafeInspectDurableObjects: true } : {}),
+      // Where the Durable Object and R2 state lives (default: Miniflare's temporary directory, on disk).
+      ...(stateDir ? { resourcePersistencePath: stateDir } : {}),
     }),
   );
   try {
