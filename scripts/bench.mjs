@@ -18,7 +18,9 @@
 // Own cost (issue 23): the paid image again, now against an instant loopback fal (test/standins/fal-instant.mjs),
 // next to a bare Hono pass-through (scripts/lib/hono-floor.ts) built the same way (wrangler --minify, same
 // compatibility settings) on its own workerd: own cost = gateway − Hono floor, p50, at 1 and 8 connections, the
-// gateway's CPU per request, and the SQL statements per admit read from the ledger object (LedgerStore.admitCost).
+// gateway's CPU per request, and the SQL statements per admit read from the ledger object (LedgerStore.admitCost);
+// the gateway runs twice, its ledger's SQLite on disk (Miniflare's default) and on tmpfs, so that the commit's disk
+// flush, which the answer waits for, shows apart from the gateway's own work. Where the CPU goes: npm run profile.
 //
 // History: the ledger promises that a call's cost does not grow with an account's history (expiry is indexed,
 // sweeps are bounded). Sequential paid images (no R2) for a fresh account are compared with an account whose

@@ -32,9 +32,10 @@ function compat() {
 /**
  * Builds a worker exactly as the gateway deploys (`wrangler deploy --dry-run --minify`, wrangler.toml's
  * compatibility date and flags): the gateway itself, or with `entry` another module (the bench's Hono floor) under
- * a generated config that differs in name and main only. Returns its path, size and a cleanup.
+ * a generated config that differs in name and main only; `minify: false` keeps function names (for a profile).
+ * Returns its path, size and a cleanup.
  */
-export function buildBundle(entry) {
+export function buildBundle(entry, { minify = true } = {}) {
   const out = mkdtempSync(path.join(os.tmpdir(), 'phi-bundle-'));
   const config = [];
   if (entry) {
@@ -43,7 +44,7 @@ export function buildBundle(entry) {
     writeFileSync(toml, `name = "bench-floor"\nmain = ${JSON.stringify(path.resolve(ROOT, entry))}\ncompatibility_date = "${compatibilityDate}"\ncompatibility_flags = ${JSON.stringify(compatibilityFlags)}\n`);
     config.push('--config', toml);
   }
-  const log = execFileSync(WRANGLER, ['deploy', '--dry-run', '--outdir', path.join(out, 'dist'), '--minify', ...config], {
+  const log = execFileSync(WRANGLER, ['deploy', '--dry-run', '--outdir', path.join(out, 'dist'), ...(minify ? ['--minify'] : []), ...config], {
     cwd: ROOT,
     timeout: 120_000,
     env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
@@ -79,7 +80,7 @@ const workerdPids = () =>
  * `r2: false`), or with `ledger: false` any module worker (a bare pass-through floor, an R2 reference).
  * `inspect: true` lets `ledgerSql` run SQL inside the ledger's objects (Miniflare wraps the class to allow it).
  */
-export async function startWorker({ script, scriptText, vars = {}, ledger = true, r2 = true, quiet = true, inspect = false, stateDir }) {
+export async function startWorker({ script, scriptText, vars = {}, ledger = true, r2 = true, quiet = true, inspect = false, stateDir, inspectorPort }) {
   const before = workerdPids();
   // Miniflare 5 takes a list of workers; the converter accepts the classic single-worker options.
   const mf = new Miniflare(
@@ -95,6 +96,8 @@ export async function startWorker({ script, scriptText, vars = {}, ledger = true
       ...(inspect ? { unsafeInspectDurableObjects: true } : {}),
       // Where the Durable Object and R2 state lives (default: Miniflare's temporary directory, on disk).
       ...(stateDir ? { resourcePersistencePath: stateDir } : {}),
+      // The V8 inspector of workerd (Chrome DevTools protocol), for a CPU profile.
+      ...(inspectorPort ? { inspectorPort } : {}),
     }),
   );
   try {

@@ -92,11 +92,11 @@ export class DurableLedger implements Ledger {
     return ns;
   }
 
-  private async keys() {
+  private keys() {
     return this.stub('keys');
   }
 
-  private async acct(account: string) {
+  private acct(account: string) {
     return this.stub(`account:${account}`);
   }
 
